@@ -1,0 +1,1 @@
+"""Capture of concept attention scores from FLUX models run by mflux."""
