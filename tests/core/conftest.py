@@ -1,0 +1,8 @@
+"""Put the repository root on sys.path so that `import contrastive_core` works under plain pytest."""
+
+import sys
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+if str(REPOSITORY_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPOSITORY_ROOT))
