@@ -2,9 +2,15 @@
 
 from comfy_api.latest import ComfyExtension, io
 
+from .contrastive_node import ContrastiveConceptAttention
+from .heatmap_mask_node import HeatmapToMask
+from .loader_node import MfluxFluxLoader
+from .overlay_node import HeatmapOverlay
+from .sharpen_node import SpectralSharpen
+
 
 class ContrastiveConceptAttentionExtension(ComfyExtension):
-    """Registers the loader, capture, sharpening and overlay nodes."""
+    """Registers the loader, capture, rendering, sharpening and overlay nodes."""
 
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return []
+        return [MfluxFluxLoader, ContrastiveConceptAttention, HeatmapToMask, SpectralSharpen, HeatmapOverlay]

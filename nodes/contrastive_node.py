@@ -1,0 +1,129 @@
+"""Contrastive Concept Attention node: generate with FLUX and capture concept heatmaps in one pass."""
+
+from comfy_api.latest import io
+
+from ..contrastive_core.options import DEFAULT_TEMPERATURE
+from .mlx_runtime import require_module
+from .progress import step_reporter
+from .types import ConceptHeatmapType, MfluxModelType
+
+MAX_SEED = 0xFFFFFFFFFFFFFFFF
+MAX_SIZE = 4096
+
+
+def _inputs() -> list[io.Input]:
+    return [
+        MfluxModelType.Input("model", tooltip="A FLUX model from the Load FLUX (mflux) node."),
+        io.String.Input("prompt", multiline=True, default="a dragon breathing fire on a mountain", tooltip="What to generate."),
+        io.String.Input("concept", default="dragon", tooltip="The concept to locate; several words are pooled over all their tokens."),
+        io.String.Input(
+            "anti_concept",
+            default="background",
+            tooltip="What to subtract from the concept's attention. Comma-separated for several; their mean is subtracted.",
+        ),
+        io.String.Input(
+            "extra_concepts",
+            default="",
+            tooltip="Optional comma-separated concepts that join the standard (competition) map's softmax.",
+        ),
+        io.Int.Input("seed", default=0, min=0, max=MAX_SEED, control_after_generate=True, tooltip="Noise seed of the generation."),
+        io.Int.Input("width", default=1024, min=16, max=MAX_SIZE, step=16, tooltip="Image width in pixels; rounded to a multiple of 16."),
+        io.Int.Input("height", default=1024, min=16, max=MAX_SIZE, step=16, tooltip="Image height in pixels; rounded to a multiple of 16."),
+        io.Int.Input("steps", default=4, min=1, max=100, tooltip="Denoising steps: about 4 for schnell, 20 or more for dev."),
+        io.Float.Input("guidance", default=3.5, min=0.0, max=30.0, step=0.1, tooltip="Guidance strength; used by dev, ignored by schnell."),
+        io.String.Input(
+            "layers",
+            default="last 4",
+            tooltip="Joint blocks to read attention from: 'all', 'last 4' (FLUX.1: blocks 15-18), '15-18' or '0,2,4'.",
+        ),
+        io.String.Input(
+            "steps_to_average",
+            default="all",
+            tooltip="Denoising steps whose scores are averaged: 'all', 'last 2', '0-3' or '1,3'.",
+        ),
+        io.Float.Input(
+            "temperature",
+            default=DEFAULT_TEMPERATURE,
+            min=0.001,
+            max=10.0,
+            step=0.001,
+            tooltip="Softmax temperature of the contrast mask; lower is sharper. It changes the look, never the ranking of patches.",
+        ),
+    ]
+
+
+class ContrastiveConceptAttention(io.ComfyNode):
+    """Generates an image and its concept minus anti-concept heatmap from one FLUX pass."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="ContrastiveAttention_Generate",
+            display_name="Contrastive Concept Attention",
+            category="concept attention",
+            description=(
+                "Generates an image with FLUX and, in the same pass, the attention of a concept and of an "
+                "anti-concept. The contrast mask is concept minus anti-concept (temperature softmax, no "
+                "spectral sharpening: use Spectral Sharpen on the heatmap output for that). The plain mask "
+                "is the concept's own attention, min-max normalised, for A/B comparison."
+            ),
+            inputs=_inputs(),
+            outputs=[
+                io.Image.Output(display_name="image"),
+                io.Mask.Output(display_name="contrast mask"),
+                io.Mask.Output(display_name="plain mask"),
+                ConceptHeatmapType.Output(display_name="heatmap"),
+            ],
+        )
+
+    @classmethod
+    def execute(
+        cls,
+        model,
+        prompt: str,
+        concept: str,
+        anti_concept: str,
+        extra_concepts: str,
+        seed: int,
+        width: int,
+        height: int,
+        steps: int,
+        guidance: float,
+        layers: str,
+        steps_to_average: str,
+        temperature: float,
+    ) -> io.NodeOutput:
+        require_module("mlx", "Contrastive Concept Attention")
+        require_module("mflux", "Contrastive Concept Attention")
+        import mlx.core as mx
+
+        from ..contrastive_core.concepts import parse_concept_list
+        from ..contrastive_core.heatmap import render_contrast, render_plain
+        from ..contrastive_core.mflux_backend.generation import GenerationRequest, generate_with_concepts
+        from ..contrastive_core.resize import upsample
+        from .tensor_edge import mlx_to_torch
+
+        request = GenerationRequest(
+            prompt=prompt,
+            target=concept,
+            anti_concepts=parse_concept_list(anti_concept, "anti_concept"),
+            extra_concepts=parse_concept_list(extra_concepts, "extra_concepts"),
+            seed=seed,
+            width=width,
+            height=height,
+            steps=steps,
+            guidance=guidance,
+            layers=layers,
+            score_steps=steps_to_average,
+        )
+        result = generate_with_concepts(model, request, on_step=step_reporter(steps))
+
+        heatmap = result.heatmap
+        grids = mx.stack([render_contrast(heatmap, exponent=1.0, temperature=temperature), render_plain(heatmap)])
+        masks = upsample(grids, heatmap.image_height, heatmap.image_width)  # [2, H, W]
+        return io.NodeOutput(
+            mlx_to_torch(result.image[None]),
+            mlx_to_torch(masks[0:1]),
+            mlx_to_torch(masks[1:2]),
+            heatmap,
+        )
