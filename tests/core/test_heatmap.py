@@ -75,10 +75,11 @@ def test_render_contrast_large_grid(mode):
     stack = np.random.default_rng(1).normal(size=(2, 2, 128 * 128)).astype(np.float32)
     heatmap = make_heatmap(stack, 128, 128)
     mx.eval(heatmap.layer_step_scores)
+    baseline = mx.get_active_memory()  # arrays other tests keep alive count towards the peak too
     mx.reset_peak_memory()
     result = render_contrast(heatmap, 2.0, mode, 0.1)
     mx.eval(result)
-    assert mx.get_peak_memory() < (128 * 128) ** 2 * 4 / 64
+    assert mx.get_peak_memory() - baseline < (128 * 128) ** 2 * 4 / 64
     assert result.shape == (128, 128)
     assert float(mx.max(result).item()) == 1.0
 
