@@ -1,6 +1,6 @@
 """Clear errors for nodes run where MLX or mflux is not installed."""
 
-import importlib.util
+import importlib
 import platform
 
 INSTALL_HINT = (
@@ -10,9 +10,12 @@ INSTALL_HINT = (
 
 
 def require_module(module: str, purpose: str) -> None:
-    """Raise RuntimeError naming the missing package when ``module`` cannot be imported."""
-    if importlib.util.find_spec(module) is None:
+    """Raise RuntimeError naming the package when ``module`` is missing or fails to import."""
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        # A broken install fails here too, e.g. plain `mlx` on Linux: "libmlx.so: cannot open shared object".
         raise RuntimeError(
-            f"{purpose} needs the Python package '{module}', which is not installed "
-            f"({platform.system()} {platform.machine()}). {INSTALL_HINT}"
-        )
+            f"{purpose} needs the Python package '{module}', which could not be imported on "
+            f"{platform.system()} {platform.machine()} ({error}). {INSTALL_HINT}"
+        ) from error
