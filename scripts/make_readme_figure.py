@@ -1,7 +1,7 @@
 """Draw docs/overview.png: what each step of the pipeline does to a leaky concept heatmap.
 
 The scene and its concept scores are synthetic (drawn here), so the figure needs no model and no
-downloaded data; the maps are computed by this pack's own MLX core.
+downloaded data. The maps are computed by this pack's own MLX core.
 """
 
 import sys

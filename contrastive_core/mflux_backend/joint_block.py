@@ -2,8 +2,9 @@
 
 Ported from ConceptAttention (Helbling et al. 2025, https://github.com/helblazer811/ConceptAttention,
 MIT) on top of mflux's joint block modules (https://github.com/filipstrand/mflux, MIT). The concept
-tokens go through the block's text-stream weights and attend to [concept tokens; image tokens];
-the image and text streams never see them, so the generated image does not depend on the concepts.
+tokens go through the block's text-stream weights and attend to the concept and image tokens.
+Neither the image nor the text stream attends to them, so the generated image does not depend on
+the concepts.
 The image and text streams are computed with the same modules, in the same order, as mflux's
 ``JointTransformerBlock``.
 """

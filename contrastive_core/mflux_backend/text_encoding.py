@@ -7,7 +7,7 @@ from mflux.models.flux.model.flux_text_encoder.prompt_encoder import PromptEncod
 
 
 class TextEncoder(Protocol):
-    """What generation needs from a FLUX text encoder."""
+    """Interface of a FLUX text encoder, as generation uses it."""
 
     token_limit: int
 

@@ -119,7 +119,9 @@ def test_generation_reports_each_step(random_flux):
 
     assert calls == [(1, 3), (2, 3), (3, 3)]
     image = np.array(result.image)
-    assert np.isfinite(image).all() and image.min() >= 0.0 and image.max() <= 1.0
+    assert np.isfinite(image).all()
+    assert image.min() >= 0.0
+    assert image.max() <= 1.0
 
 
 def test_size_rounded_to_patch_multiple(random_flux, caplog):

@@ -46,7 +46,8 @@ def test_generation_outputs_have_comfy_shapes(random_flux):
     for tensor in (image, contrast, plain):
         assert tensor.dtype == torch.float32
         assert torch.isfinite(tensor).all()
-        assert tensor.min() >= 0.0 and tensor.max() <= 1.0
+        assert tensor.min() >= 0.0
+        assert tensor.max() <= 1.0
     assert heatmap.concepts == ("dragon", "background", "lake")
     assert (heatmap.grid_height, heatmap.grid_width) == (HEIGHT // 16, WIDTH // 16)
 
@@ -65,7 +66,8 @@ def test_generation_single_patch_grid(random_flux):
 
     assert image.shape == (1, 16, 16, 3)
     assert (heatmap.grid_height, heatmap.grid_width) == (1, 1)
-    assert torch.isfinite(contrast).all() and torch.count_nonzero(contrast) == 0
+    assert torch.isfinite(contrast).all()
+    assert torch.count_nonzero(contrast) == 0
 
 
 def test_generation_rejects_layers_out_of_range(random_flux):
