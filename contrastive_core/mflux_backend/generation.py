@@ -9,6 +9,7 @@ from mflux.models.common.config.config import Config
 from mflux.models.flux.latent_creator.flux_latent_creator import FluxLatentCreator
 
 from ..concepts import ConceptSpans, validate_concept
+from ..errors import check_finite
 from ..heatmap import ConceptHeatmap
 from ..options import PATCH_SIZE
 from ..score_accumulator import ScoreAccumulator
@@ -81,6 +82,8 @@ def generate_with_concepts(
     """Generate one image and capture every concept's scores in the same pass; calls on_step(done, total)."""
     if request.steps < 1:
         raise ValueError(f"steps must be at least 1, got {request.steps}.")
+    if not request.prompt.strip():
+        raise ValueError("prompt is empty: describe the image to generate.")
     width = round_to_patches(request.width, "width")
     height = round_to_patches(request.height, "height")
     layers = parse_index_selection(request.layers, model.joint_block_count, "layers")
@@ -131,5 +134,6 @@ def decode_latents(model: FluxModel, latents: mx.array, height: int, width: int)
     unpacked = FluxLatentCreator.unpack_latents(latents=latents, height=height, width=width)
     decoded = model.vae.decode(unpacked)  # [1, 3, 1, H, W] (mflux >= 0.12) or [1, 3, H, W]
     decoded = decoded.reshape(3, height, width).astype(mx.float32)
+    check_finite(decoded, "decoded image (VAE output)")
     image = mx.clip(decoded / 2 + 0.5, 0.0, 1.0)
     return mx.transpose(image, (1, 2, 0))  # [H, W, 3]

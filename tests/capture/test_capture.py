@@ -151,8 +151,23 @@ def test_selection_out_of_range_rejected(random_flux, layers, score_steps, messa
         generate_with_concepts(random_flux, request)
 
 
-@pytest.mark.parametrize(("target", "anti", "message"), [("  ", ("background",), "concept is empty"), ("dragon", (), "anti_concept is empty")])
-def test_empty_concepts_rejected(random_flux, target, anti, message):
-    request = GenerationRequest(prompt="a dragon", target=target, anti_concepts=anti, width=SIZE, height=SIZE, steps=1)
+@pytest.mark.parametrize(
+    ("prompt", "target", "anti", "message"),
+    [
+        ("a dragon", "  ", ("background",), "concept is empty"),
+        ("a dragon", "dragon", (), "anti_concept is empty"),
+        (" ", "dragon", ("background",), "prompt is empty"),
+    ],
+)
+def test_empty_text_rejected(random_flux, prompt, target, anti, message):
+    request = GenerationRequest(prompt=prompt, target=target, anti_concepts=anti, width=SIZE, height=SIZE, steps=1)
     with pytest.raises(ValueError, match=message):
+        generate_with_concepts(random_flux, request)
+
+
+def test_concept_over_token_limit_rejected(random_flux):
+    too_long = " ".join(["dragon"] * random_flux.text_encoder.token_limit)
+    request = GenerationRequest(prompt="a dragon", target=too_long, anti_concepts=("background",), width=SIZE, height=SIZE, steps=1)
+
+    with pytest.raises(ValueError, match=r"tokens long; the text encoder takes at most 255"):
         generate_with_concepts(random_flux, request)
