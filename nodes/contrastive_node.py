@@ -49,7 +49,32 @@ def _inputs() -> list[io.Input]:
             step=0.001,
             tooltip="Softmax temperature of the contrast mask; lower is sharper. It changes the look, never the ranking of patches.",
         ),
+        io.Image.Input(
+            "image",
+            optional=True,
+            tooltip=(
+                "Optional: analyse this picture instead of generating one. It is encoded, noised to "
+                "noise_strength and denoised for the remaining steps; width and height are then ignored."
+            ),
+        ),
+        io.Float.Input(
+            "noise_strength",
+            default=0.5,
+            min=0.01,
+            max=1.0,
+            step=0.01,
+            tooltip="With an image: how much noise is added before the analysis steps (1 = pure noise). Ignored otherwise.",
+        ),
     ]
+
+
+def _single_rgb_image(image):
+    """Return the one image of a batch as [H, W, 3]: grayscale is expanded, an alpha channel dropped."""
+    batch, _, _, channels = image.shape
+    if batch != 1:
+        raise ValueError(f"image has a batch of {batch}; the analysis takes one image at a time, so split the batch first.")
+    pixels = image[0]
+    return pixels.expand(-1, -1, 3) if channels == 1 else pixels[..., :3]
 
 
 class ContrastiveConceptAttention(io.ComfyNode):
@@ -65,7 +90,8 @@ class ContrastiveConceptAttention(io.ComfyNode):
                 "Generates an image with FLUX and, in the same pass, the attention of a concept and of an "
                 "anti-concept. The contrast mask is concept minus anti-concept (temperature softmax, no "
                 "spectral sharpening: use Spectral Sharpen on the heatmap output for that). The plain mask "
-                "is the concept's own attention, min-max normalised, for A/B comparison."
+                "is the concept's own attention, min-max normalised, for A/B comparison. With an image "
+                "connected, the node analyses that picture instead of generating one."
             ),
             inputs=_inputs(),
             outputs=[
@@ -92,6 +118,8 @@ class ContrastiveConceptAttention(io.ComfyNode):
         layers: str,
         steps_to_average: str,
         temperature: float,
+        image=None,
+        noise_strength: float = 0.5,
     ) -> io.NodeOutput:
         require_module("mlx", "Contrastive Concept Attention")
         require_module("mflux", "Contrastive Concept Attention")
@@ -100,8 +128,9 @@ class ContrastiveConceptAttention(io.ComfyNode):
         from ..contrastive_core.concepts import parse_concept_list
         from ..contrastive_core.heatmap import render_contrast, render_plain
         from ..contrastive_core.mflux_backend.generation import GenerationRequest, generate_with_concepts
+        from ..contrastive_core.mflux_backend.image_analysis import analyse_image
         from ..contrastive_core.resize import upsample
-        from .tensor_edge import mlx_to_torch
+        from .tensor_edge import image_batch, mlx_to_torch, torch_to_mlx
 
         request = GenerationRequest(
             prompt=prompt,
@@ -116,7 +145,11 @@ class ContrastiveConceptAttention(io.ComfyNode):
             layers=layers,
             score_steps=steps_to_average,
         )
-        result = generate_with_concepts(model, request, on_step=step_reporter(steps))
+        if image is None:
+            result = generate_with_concepts(model, request, on_step=step_reporter(steps))
+        else:
+            pixels = _single_rgb_image(image_batch(image, "image"))
+            result = analyse_image(model, torch_to_mlx(pixels), request, noise_strength, on_step=step_reporter(steps))
 
         heatmap = result.heatmap
         grids = mx.stack([render_contrast(heatmap, exponent=1.0, temperature=temperature), render_plain(heatmap)])

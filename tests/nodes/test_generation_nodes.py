@@ -176,3 +176,19 @@ def test_pack_registers_nodes_without_mlx():
     assert "ContrastiveAttention_SpectralSharpen" in completed.stdout
     assert "ContrastiveAttention_MfluxLoader" in completed.stdout
     assert "ERROR: Spectral Sharpen needs the Python package 'mlx'" in completed.stdout
+
+
+def test_generation_from_image_keeps_input_size(random_flux):
+    photo = torch.rand(1, 40, 56, 4)  # RGBA, not a multiple of 16
+
+    image, contrast, plain, heatmap = generate(random_flux, image=photo, noise_strength=1.0, steps=2)
+
+    assert image.shape == (1, 40, 56, 3)
+    assert torch.equal(image, photo[..., :3])
+    assert contrast.shape == plain.shape == (1, 40, 56)
+    assert heatmap.steps == (0, 1)
+
+
+def test_generation_from_image_batch_rejected(random_flux):
+    with pytest.raises(ValueError, match="image has a batch of 2"):
+        generate(random_flux, image=torch.rand(2, 32, 32, 3))
