@@ -59,6 +59,7 @@ def _inputs() -> list[io.Input]:
         ),
         io.Float.Input(
             "noise_strength",
+            optional=True,  # optional, so that API prompts saved before this input existed stay valid
             default=0.5,
             min=0.01,
             max=1.0,

@@ -68,6 +68,8 @@ def test_widget_values_map_to_inputs(comfy_server: ComfyClient) -> None:
     assert generate["inputs"]["width"] == 1024
     assert generate["inputs"]["layers"] == "last 4"
     assert generate["inputs"]["temperature"] == pytest.approx(0.1)
+    # The workflow was saved before noise_strength existed; the new input takes its default.
+    assert generate["inputs"].get("noise_strength", 0.5) == pytest.approx(0.5)
     sharpen_exponents = sorted(
         node["inputs"]["exponent"] for node in prompt.values() if node["class_type"] == "ContrastiveAttention_SpectralSharpen"
     )

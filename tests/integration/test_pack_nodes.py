@@ -20,7 +20,7 @@ EXPECTED_INPUTS = {
     "ContrastiveAttention_MfluxLoader": ["model", "local_path", "quantize", "loras"],
     "ContrastiveAttention_Generate": [
         "model", "prompt", "concept", "anti_concept", "extra_concepts", "seed", "width", "height",
-        "steps", "guidance", "layers", "steps_to_average", "temperature",
+        "steps", "guidance", "layers", "steps_to_average", "temperature", "image", "noise_strength",
     ],
     "ContrastiveAttention_HeatmapToMask": ["heatmap", "rendering", "temperature", "upsample"],
     # ComfyUI lists required inputs before optional ones; the optional ones here are sockets, not widgets.
@@ -156,6 +156,20 @@ def test_competition_rendering_differs(comfy_server: ComfyClient) -> None:
     assert plain.shape == competition.shape == contrast.shape == (HEIGHT, WIDTH, 3)
     assert not np.array_equal(plain, competition)
     assert not np.array_equal(competition, contrast)
+
+
+def test_generation_from_photo_keeps_its_size(comfy_server: ComfyClient, example_inputs: ExampleInputs) -> None:
+    prompt = generation_prompt(prompt="people having lunch", concept="person", anti_concept="table, background", image=["3", 0], noise_strength=0.5)
+    prompt["3"] = {"class_type": "LoadImage", "inputs": {"image": example_inputs.photo_name}}
+    save(prompt, "4", mask_to_image(prompt, "5", ["2", 1]), "pack/photo_contrast")
+    save(prompt, "6", ["2", 0], "pack/photo_passthrough")
+
+    result = comfy_server.run(prompt, timeout=GENERATION_TIMEOUT)
+
+    assert result.succeeded, result.error
+    height, width = example_inputs.person_mask.shape
+    assert read_png(comfy_server, result, "4").shape == (height, width, 3)
+    np.testing.assert_array_equal(read_png(comfy_server, result, "6"), example_inputs.photo.astype(np.float32))
 
 
 def test_concept_equal_to_anti_concept_gives_zero_mask(comfy_server: ComfyClient) -> None:
