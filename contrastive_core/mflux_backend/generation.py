@@ -80,6 +80,15 @@ def generate_with_concepts(
     model: FluxModel, request: GenerationRequest, on_step: StepCallback | None = None
 ) -> GenerationResult:
     """Generate one image and capture every concept's scores in the same pass; calls on_step(done, total)."""
+    latents, heatmap = denoise_with_concepts(model, request, on_step)
+    image = decode_latents(model, latents, heatmap.image_height, heatmap.image_width)
+    return GenerationResult(image=image, heatmap=heatmap)
+
+
+def denoise_with_concepts(
+    model: FluxModel, request: GenerationRequest, on_step: StepCallback | None = None
+) -> tuple[mx.array, ConceptHeatmap]:
+    """Run the denoising loop with the concept stream; return the final latents [1, P, 64] and the scores."""
     if request.steps < 1:
         raise ValueError(f"steps must be at least 1, got {request.steps}.")
     if not request.prompt.strip():
@@ -112,8 +121,6 @@ def generate_with_concepts(
         if on_step is not None:
             on_step(step + 1, request.steps)
 
-    # 3. Decode the image; keep the scores on the patch grid.
-    image = decode_latents(model, latents, height, width)
     heatmap = ConceptHeatmap(
         concepts=concepts,
         target=target,
@@ -126,7 +133,7 @@ def generate_with_concepts(
         layers=layers,
         steps=score_steps,
     )
-    return GenerationResult(image=image, heatmap=heatmap)
+    return latents, heatmap
 
 
 def decode_latents(model: FluxModel, latents: mx.array, height: int, width: int) -> mx.array:
