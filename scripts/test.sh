@@ -15,7 +15,8 @@ setup_environment
 banner "pytest $*"
 cd "$REPO_ROOT"
 
-export COMFYUI_DIR
+# The integration tests run once per ComfyUI release in COMFYUI_DIRS (newest first).
+export COMFYUI_DIR COMFYUI_DIRS
 # The pack's model loader offers its random-weight test model only when this is set.
 export CONTRASTIVE_ATTENTION_TEST_MODEL=1
 # Defines torchvision's operator schemas, which its CUDA-built extension cannot provide here.
@@ -24,7 +25,7 @@ if [[ -f "$OPENBLAS_LIBRARY" ]]; then
     export LD_PRELOAD="$OPENBLAS_LIBRARY${LD_PRELOAD:+:$LD_PRELOAD}"
     log "LD_PRELOAD=$LD_PRELOAD"
 fi
-log "COMFYUI_DIR=$COMFYUI_DIR"
+log "COMFYUI_DIRS=$COMFYUI_DIRS"
 
 status=0
 "$VENV_PYTHON" -m pytest "$@" || status=$?

@@ -35,9 +35,13 @@ POLL_INTERVAL_SECONDS = 0.1
 REQUEST_TIMEOUT_SECONDS = 30.0
 LOG_TAIL_LINES = 80
 
-# ComfyUI 0.30.0 logs "<seconds> seconds (IMPORT FAILED): <path>" for a custom node folder, and
-# "IMPORT FAILED: <file>" for its own optional node modules, when importing them raised.
+# ComfyUI 0.18.2 and 0.30.0 log "<seconds> seconds (IMPORT FAILED): <path>" for a custom node
+# folder, and "IMPORT FAILED: <file>" for their own optional node modules, when importing them
+# raised.
 IMPORT_FAILED_MARKER = "IMPORT FAILED"
+
+# ComfyUI's release version, as written to comfyui_version.py in its source tree.
+VERSION_PATTERN = re.compile(r'^__version__ = "([^"]+)"$', re.MULTILINE)
 
 # ComfyUI colours its log level tags with ANSI escape sequences even when writing to a file.
 ANSI_ESCAPE_PATTERN = re.compile(r"\x1b\[[0-9;]*m")
@@ -118,6 +122,16 @@ def find_free_port() -> int:
         return probe.getsockname()[1]
 
 
+def read_comfyui_version(comfyui_dir: Path) -> str | None:
+    """Return the version in a ComfyUI checkout's comfyui_version.py, or None when it has none."""
+    try:
+        text = (comfyui_dir / "comfyui_version.py").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    match = VERSION_PATTERN.search(text)
+    return match.group(1) if match else None
+
+
 def read_log(log_path: Path) -> str:
     """Return a server log's text without ANSI colour sequences."""
     return ANSI_ESCAPE_PATTERN.sub("", log_path.read_text(encoding="utf-8", errors="replace"))
@@ -152,7 +166,9 @@ class ComfyServerProcess:
     def start(self) -> None:
         main_script = self.comfyui_dir / "main.py"
         if not main_script.is_file():
-            raise ComfyServerError(f"ComfyUI's main.py not found in COMFYUI_DIR={self.comfyui_dir}")
+            raise ComfyServerError(
+                f"ComfyUI's main.py not found in {self.comfyui_dir} (from COMFYUI_DIRS or COMFYUI_DIR)"
+            )
 
         # ComfyUI exits at start-up when the base directory has no custom_nodes folder.
         self.pack_link.parent.mkdir(parents=True, exist_ok=True)

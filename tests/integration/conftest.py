@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .comfy_server import ComfyClient, ComfyServerError, ComfyServerProcess, read_log_tail
+from .comfy_server import ComfyClient, ComfyServerError, ComfyServerProcess, read_comfyui_version, read_log_tail
 
 SERVER_LOG_SECTION = "ComfyUI server log during this test"
 _log_offset_key = pytest.StashKey[int]()
@@ -18,20 +18,55 @@ def running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-@pytest.fixture(scope="session")
-def comfy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyClient]:
-    """Start ComfyUI from COMFYUI_DIR with this pack linked in, once per session, and stop it after.
+def configured_comfyui_dirs() -> list[Path]:
+    """Return the ComfyUI checkouts to test: COMFYUI_DIRS (os.pathsep-separated), else COMFYUI_DIR."""
+    value = os.environ.get("COMFYUI_DIRS") or os.environ.get("COMFYUI_DIR") or ""
+    return [Path(entry) for entry in value.split(os.pathsep) if entry]
 
-    Without COMFYUI_DIR the tests are skipped, except under CI, where that is an error.
+
+def release_id(comfyui_dir: Path | None) -> str:
+    """Return the test id part for one checkout, e.g. "comfyui-0.18.2"."""
+    if comfyui_dir is None:
+        return "comfyui-missing"
+    return f"comfyui-{read_comfyui_version(comfyui_dir) or 'unknown-version'}"
+
+
+# One entry per release, so that every test that uses comfy_server runs once per release. None
+# stands for "no ComfyUI configured", which skips those tests (or fails them under CI).
+COMFYUI_DIRS_UNDER_TEST: list[Path | None] = configured_comfyui_dirs() or [None]
+
+# The server of the release whose tests run now. Only one runs at a time, because a second
+# ComfyUI with its models loaded would compete for the same CPU cores and memory.
+_running_server: ComfyServerProcess | None = None
+
+
+@pytest.fixture(scope="session", params=COMFYUI_DIRS_UNDER_TEST, ids=release_id)
+def comfy_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyClient]:
+    """Start ComfyUI from one checkout with this pack linked in, and stop it after that release's tests.
+
+    pytest orders the tests by release and tears down one release's server before it starts the
+    next. Without COMFYUI_DIRS or COMFYUI_DIR the tests are skipped, except under CI, where that
+    is an error.
     """
-    comfyui_dir = os.environ.get("COMFYUI_DIR")
-    if not comfyui_dir:
-        reason = "COMFYUI_DIR is not set; run the tests with scripts/test.sh, which downloads ComfyUI and sets it"
+    global _running_server
+
+    comfyui_dir: Path | None = request.param
+    if comfyui_dir is None:
+        reason = (
+            "neither COMFYUI_DIRS nor COMFYUI_DIR is set; run the tests with scripts/test.sh, "
+            "which downloads ComfyUI and sets them"
+        )
         if running_in_ci():
             pytest.fail(f"{reason} (CI is set, so integration tests must not be skipped)", pytrace=False)
         pytest.skip(reason)
 
-    server = ComfyServerProcess(Path(comfyui_dir), tmp_path_factory.mktemp("comfyui-base"))
+    # pytest keeps one instance of a session fixture and finishes it before it builds the one for
+    # the next release, so this stop is a no-op safeguard for the one-server rule.
+    if _running_server is not None:
+        _running_server.stop()
+
+    server = ComfyServerProcess(comfyui_dir, tmp_path_factory.mktemp(f"{release_id(comfyui_dir)}-base"))
+    _running_server = server
     try:
         try:
             server.start()
@@ -53,6 +88,7 @@ def comfy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyClie
         yield ComfyClient(server)
     finally:
         server.stop()
+        _running_server = None
 
 
 @pytest.hookimpl(hookwrapper=True)
