@@ -2,13 +2,15 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import mlx.core as mx
 import pytest
 
-from conftest import REPOSITORY_ROOT
 from contrastive_core import options
 from contrastive_core.errors import NonFiniteError, check_finite, check_index, check_positive
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_options_import_without_mlx():
