@@ -29,6 +29,12 @@ def upsample(maps: mx.array, height: int, width: int, method: str = "bilinear") 
     return resize_axis(rows, int(width), axis=2)  # [B, height, width]
 
 
+# Sources up to this many pixels are resized with an interpolation matrix [size, source]: at a
+# 64 -> 1024 patch-grid upsample it ran about 25x faster than gathers (bench/heatmap.py, 2-core CPU).
+# Larger sources, such as full-resolution masks, keep the gathers, whose cost does not grow with them.
+MATRIX_RESIZE_MAX_SOURCE = 256
+
+
 def _resize_axis_nearest(values: mx.array, size: int, axis: int) -> mx.array:
     source_size = values.shape[axis]
     # Source index floor((i + 0.5) * source_size / size), in exact integer arithmetic.
@@ -48,9 +54,22 @@ def _resize_axis_bilinear(values: mx.array, size: int, axis: int) -> mx.array:
     lower = mx.minimum(lower, source_size - 1)
     upper = mx.minimum(lower + 1, source_size - 1)
 
+    if source_size <= MATRIX_RESIZE_MAX_SOURCE:
+        return _apply_interpolation_matrix(values, lower, upper, fraction, axis)
+
     weight_shape = [1] * values.ndim
     weight_shape[axis] = size
     fraction = fraction.reshape(weight_shape)
     below = mx.take(values, lower, axis=axis)
     above = mx.take(values, upper, axis=axis)
     return below + (above - below) * fraction
+
+
+def _apply_interpolation_matrix(values: mx.array, lower: mx.array, upper: mx.array, fraction: mx.array, axis: int) -> mx.array:
+    # Two weights per row; one matrix product beats two gathers for small sources such as patch grids.
+    source_size = values.shape[axis]
+    sources = mx.arange(source_size)[None, :]  # [1, source]
+    weights = (1.0 - fraction)[:, None] * (sources == lower[:, None]) + fraction[:, None] * (sources == upper[:, None])
+    if axis == 1:
+        return weights[None] @ values  # [B, size, w]
+    return values @ weights.T  # [B, h, size]
