@@ -5,6 +5,11 @@ import mlx.core as mx
 from .concepts import ConceptSpans
 
 
+def _as_float32(values: mx.array) -> mx.array:
+    # astype copies even when the dtype already matches; a [P, D] copy per layer and step adds up.
+    return values if values.dtype == mx.float32 else values.astype(mx.float32)
+
+
 class ScoreAccumulator:
     """Turns captured attention outputs into [K, P] concept scores for the selected layers and steps.
 
@@ -28,8 +33,10 @@ class ScoreAccumulator:
 
     def add(self, layer: int, step: int, concept_output: mx.array, image_output: mx.array) -> None:
         """Store the scores of one (layer, step) from outputs [1, C, D] (concepts) and [1, P, D] (image)."""
-        concept_tokens = concept_output[0].astype(mx.float32)  # [C, D]
-        image_tokens = image_output[0].astype(mx.float32)  # [P, D]
+        _, concept_count, width = concept_output.shape
+        _, patch_count, _ = image_output.shape
+        concept_tokens = _as_float32(concept_output.reshape(concept_count, width))  # [C, D]
+        image_tokens = _as_float32(image_output.reshape(patch_count, width))  # [P, D]
         pooled = self._pooling @ concept_tokens  # [K, D]: mean over each concept's tokens
         self._scores[(layer, step)] = pooled @ image_tokens.T  # [K, P]: dot products over D
 

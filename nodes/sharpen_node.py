@@ -190,9 +190,14 @@ def _sharpen_masks(mask: object, exponent: float, temperature: float):
     check_finite(maps, f"{NODE_NAME} mask input")
     batch, height, width = maps.shape
 
-    # Exponent 1 is the identity, so the SVD is skipped.
+    # Exponent 1 is the identity, so the SVD is skipped. Each item is evaluated on its own, so that
+    # the peak memory is that of one map's SVD, not of the whole batch's.
     if exponent != 1.0:
-        maps = mx.stack([sharpen_spatial(maps[index], exponent) for index in range(batch)])
+        sharpened = []
+        for index in range(batch):
+            sharpened.append(sharpen_spatial(maps[index], exponent))
+            mx.eval(sharpened[-1])
+        maps = mx.stack(sharpened)
     heat = temperature_softmax(maps.reshape(batch, height * width), temperature)  # [B, H*W]
     return heat.reshape(batch, height, width)
 

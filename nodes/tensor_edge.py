@@ -33,7 +33,7 @@ def torch_to_mlx(tensor: torch.Tensor) -> mx.array:
 def mlx_to_torch(array: mx.array) -> torch.Tensor:
     """Copy an MLX array into a tensor on ComfyUI's intermediate device and dtype."""
     device, dtype = _output_device_and_dtype()
-    values = np.array(array.astype(mx.float32))
+    values = np.array(array if array.dtype == mx.float32 else array.astype(mx.float32))  # one copy
     return torch.from_numpy(values).to(device=device, dtype=dtype)
 
 
