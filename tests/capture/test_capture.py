@@ -210,3 +210,18 @@ def test_image_analysis_rejects_noise_strength(random_flux, strength):
 
     with pytest.raises(ValueError, match="noise_strength must be in"):
         analyse_image(random_flux, photo_crop(), request, noise_strength=strength)
+
+
+def test_repeated_generation_does_not_grow_memory(random_flux):
+    request = GenerationRequest(prompt="a dragon", target="dragon", anti_concepts=("background",), width=32, height=32, steps=1)
+    active = []
+    for _ in range(10):
+        result = generate_with_concepts(random_flux, request)
+        del result
+        mx.clear_cache()
+        active.append(mx.get_active_memory())
+
+    assert max(active[1:]) - active[1] <= ACTIVE_MEMORY_SLACK, active
+
+
+ACTIVE_MEMORY_SLACK = 1 << 20  # bytes: MLX may keep small scratch arrays between runs
