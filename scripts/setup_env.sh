@@ -7,9 +7,12 @@
 # Environment:
 #   PYTHON   interpreter that creates the venv (default: python3.11)
 #
+# The oldest supported mflux release goes into .cache/mflux-<version>, outside the venv, for a
+# second run of the capture tests with that folder first on PYTHONPATH.
+#
 # Run it directly, or source it and call setup_environment (scripts/test.sh does), which leaves
 # VENV_DIR, COMFYUI_DIR (the newest release), COMFYUI_DIRS (every release, colon-separated, newest
-# first) and OPENBLAS_LIBRARY set.
+# first), MFLUX_OLDEST_VERSION, MFLUX_OLDEST_DIR and OPENBLAS_LIBRARY set.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +46,14 @@ TORCH_VERSION="2.13.0"
 TORCHVISION_VERSION="0.28.0"
 TORCHAUDIO_VERSION="2.11.1"
 MFLUX_VERSION="0.24.0"
+# The oldest mflux release the pack supports. mflux 0.12.1 keeps Config and ModelConfig in
+# mflux.config, not mflux.models.common.config, and its Flux1 takes local_path, not model_path.
+MFLUX_OLDEST_VERSION="0.13.0"
+MFLUX_OLDEST_DIR="$REPO_ROOT/.cache/mflux-$MFLUX_OLDEST_VERSION"
+# mflux 0.13 imports PIL._typing, which in Pillow 13 imports numbers._IntegralLike, a name that
+# Python 3.11 lacks. The folder therefore also gets the Pillow that mflux 0.13 declares for Python
+# before 3.13.
+MFLUX_OLDEST_PILLOW="pillow>=10.4.0,<11"
 COMFY_CLI_VERSION="1.23.0"
 
 # Debian's OpenBLAS. MLX's Linux CPU wheel links a slow reference BLAS, and preloading this
@@ -156,6 +167,40 @@ import torch
 if "+cpu" not in torch.__version__:
     raise SystemExit(f"expected a CPU build of torch, found torch {torch.__version__}")
 EOF
+    log "imports verified"
+    write_stamp "$stamp"
+}
+
+# Installs mflux $MFLUX_OLDEST_VERSION, without its dependencies, into $MFLUX_OLDEST_DIR. The venv
+# provides every other dependency, and the folder also contains an older Pillow for it.
+install_oldest_mflux() {
+    local stamp="$MFLUX_OLDEST_DIR/.installed-stamp"
+    banner "mflux $MFLUX_OLDEST_VERSION in $MFLUX_OLDEST_DIR (the oldest supported release)"
+    if stamp_is_current "$stamp" && [[ -f "$MFLUX_OLDEST_DIR/mflux/__init__.py" ]]; then
+        log "up to date"
+        return 0
+    fi
+
+    rm -rf "$MFLUX_OLDEST_DIR"
+    pip_install --no-deps --target "$MFLUX_OLDEST_DIR" "mflux==$MFLUX_OLDEST_VERSION" "$MFLUX_OLDEST_PILLOW"
+
+    PYTHONPATH="$MFLUX_OLDEST_DIR" "$VENV_PYTHON" - "$MFLUX_OLDEST_DIR" "$MFLUX_OLDEST_VERSION" <<'PYTHON'
+import importlib
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import mflux
+
+folder, expected = Path(sys.argv[1]), sys.argv[2]
+if Path(mflux.__file__).parent != folder / "mflux" or version("mflux") != expected:
+    raise SystemExit(f"error: expected mflux {expected} from {folder}, found {version('mflux')} at {mflux.__file__}")
+for module in (
+    "mflux.models.flux.variants.concept_attention.flux_concept",
+    "mflux.models.flux.variants.txt2img.flux",
+):
+    importlib.import_module(module)
+PYTHON
     log "imports verified"
     write_stamp "$stamp"
 }
@@ -346,6 +391,7 @@ setup_environment() {
     install_system_packages
     create_venv
     install_python_packages
+    install_oldest_mflux
     download_comfyui_releases
     install_comfyui_requirements
     install_comfy_cli

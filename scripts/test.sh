@@ -3,16 +3,32 @@
 # with this script's arguments, e.g. `bash scripts/test.sh -k smoke` or
 # `bash scripts/test.sh tests/integration -x -q`.
 #
-# Exits with pytest's status, except that "no tests collected" (pytest's status 5) is a failure.
+# After that run, a second pytest run checks tests/capture against the oldest supported mflux
+# release (MFLUX_OLDEST_VERSION in scripts/setup_env.sh), with its folder first on PYTHONPATH.
+# The venv keeps the current mflux. The environment variable TEST_OLDEST_MFLUX chooses when the
+# second run happens:
+#   auto   only when the script gets no arguments, as in CI (the default)
+#   1      always, also after a run with arguments
+#   0      never
+#
+# Exits with the first failing run's status, or 0 when every run passed. "No tests collected"
+# (pytest's status 5) counts as a failure, with status 1.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TEST_OLDEST_MFLUX="${TEST_OLDEST_MFLUX:-auto}"
+case "$TEST_OLDEST_MFLUX" in
+    auto | 0 | 1) ;;
+    *)
+        echo "error: TEST_OLDEST_MFLUX must be auto, 0 or 1, got '$TEST_OLDEST_MFLUX'" >&2
+        exit 2
+        ;;
+esac
 
 # shellcheck source=scripts/setup_env.sh
 source "$REPO_ROOT/scripts/setup_env.sh"
 setup_environment
 
-banner "pytest $*"
 cd "$REPO_ROOT"
 
 # The integration tests run once per ComfyUI release in COMFYUI_DIRS (newest first).
@@ -27,10 +43,33 @@ if [[ -f "$OPENBLAS_LIBRARY" ]]; then
 fi
 log "COMFYUI_DIRS=$COMFYUI_DIRS"
 
-status=0
-"$VENV_PYTHON" -m pytest "$@" || status=$?
-if [[ "$status" -eq 5 ]]; then
-    echo "error: pytest collected no tests (arguments: $*)" >&2
-    exit 1
+# Runs pytest with the given environment assignments and arguments, and stores its status in
+# PYTEST_STATUS, with "no tests collected" (5) turned into 1.
+run_pytest() {
+    PYTEST_STATUS=0
+    env "$@" || PYTEST_STATUS=$?
+    if [[ "$PYTEST_STATUS" -eq 5 ]]; then
+        echo "error: pytest collected no tests (command: $*)" >&2
+        PYTEST_STATUS=1
+    fi
+}
+
+banner "pytest $*"
+run_pytest "$VENV_PYTHON" -m pytest "$@"
+main_status="$PYTEST_STATUS"
+
+oldest_status=0
+if [[ "$TEST_OLDEST_MFLUX" == 1 || ("$TEST_OLDEST_MFLUX" == auto && "$#" -eq 0) ]]; then
+    # pytest's header names the mflux release and folder that the tests import.
+    banner "pytest tests/capture against mflux $MFLUX_OLDEST_VERSION, the oldest supported release"
+    started="$SECONDS"
+    run_pytest PYTHONPATH="$MFLUX_OLDEST_DIR:$PYTHONPATH" "$VENV_PYTHON" -m pytest tests/capture
+    oldest_status="$PYTEST_STATUS"
+    log "mflux $MFLUX_VERSION run: status $main_status"
+    log "mflux $MFLUX_OLDEST_VERSION run: status $oldest_status, $((SECONDS - started)) s"
 fi
-exit "$status"
+
+if [[ "$main_status" -ne 0 ]]; then
+    exit "$main_status"
+fi
+exit "$oldest_status"

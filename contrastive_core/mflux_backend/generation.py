@@ -139,7 +139,9 @@ def denoise_with_concepts(
 def decode_latents(model: FluxModel, latents: mx.array, height: int, width: int) -> mx.array:
     """Decode packed latents [1, P, 64] into an image [H, W, 3] in 0..1 (float32)."""
     unpacked = FluxLatentCreator.unpack_latents(latents=latents, height=height, width=width)
-    decoded = model.vae.decode(unpacked)  # [1, 3, 1, H, W] (mflux >= 0.12) or [1, 3, H, W]
+    # mflux 0.14 and later return [1, 3, 1, H, W], with a frame axis, and 0.13 returns [1, 3, H, W].
+    # The reshape below takes either.
+    decoded = model.vae.decode(unpacked)
     decoded = decoded.reshape(3, height, width).astype(mx.float32)
     check_finite(decoded, "decoded image (VAE output)")
     image = mx.clip(decoded / 2 + 0.5, 0.0, 1.0)

@@ -28,7 +28,8 @@ def encode_image(model: FluxModel, image: mx.array, height: int, width: int) -> 
     resized = upsample(channels_first, height, width)  # [3, height, width]
     pixels = (resized * 2.0 - 1.0)[None]  # [1, 3, height, width] in -1..1, as the VAE expects
     latents = model.vae.encode(pixels)
-    latents = latents.reshape(1, latents.shape[1], height // 8, width // 8)  # drop mflux's frame axis
+    # mflux 0.14 and later return [1, 16, 1, h, w], with a frame axis, and 0.13 returns [1, 16, h, w].
+    latents = latents.reshape(1, latents.shape[1], height // 8, width // 8)
     return FluxLatentCreator.pack_latents(latents=latents, height=height, width=width)
 
 

@@ -74,6 +74,7 @@ def load_flux_model(settings: LoadSettings) -> FluxModel:
     from mflux.models.common.config.model_config import ModelConfig
     from mflux.models.flux.variants.txt2img.flux import Flux1
 
+    # mflux 0.13 takes every argument passed here. bake_lora, which 0.20 has and 0.17 lacks, keeps its default.
     try:
         flux = Flux1(
             quantize=settings.quantize,

@@ -1,5 +1,6 @@
 """Concept capture on a random-weight FLUX built from mflux's own classes."""
 
+import inspect
 import logging
 
 import mlx.core as mx
@@ -225,3 +226,26 @@ def test_repeated_generation_does_not_grow_memory(random_flux):
 
 
 ACTIVE_MEMORY_SLACK = 1 << 20  # bytes: MLX may keep small scratch arrays between runs
+
+
+def test_loader_arguments_accepted_by_mflux():
+    # The real-weight loader and text encoder need downloaded weights, so no test runs them. This
+    # checks that the installed mflux still takes the arguments and has the attributes they use.
+    from mflux.models.common.tokenizer.tokenizer import LanguageTokenizer
+    from mflux.models.flux.model.flux_text_encoder.prompt_encoder import PromptEncoder
+    from mflux.models.flux.variants.txt2img.flux import Flux1
+
+    flux_parameters = inspect.signature(Flux1.__init__).parameters
+    for name in ("quantize", "model_path", "lora_paths", "lora_scales", "model_config"):
+        assert name in flux_parameters, f"Flux1() takes no {name!r}"
+    for name in ("t5_text_encoder", "clip_text_encoder", "transformer", "vae"):
+        assert name in Flux1.__annotations__, f"Flux1 declares no {name!r}"
+
+    encode_parameters = inspect.signature(PromptEncoder.encode_prompt).parameters
+    for name in ("prompt", "prompt_cache", "t5_tokenizer", "clip_tokenizer", "t5_text_encoder", "clip_text_encoder"):
+        assert name in encode_parameters, f"PromptEncoder.encode_prompt() takes no {name!r}"
+
+    tokenizer = LanguageTokenizer(tokenizer=object(), max_length=256)
+    assert tokenizer.max_length == 256
+    assert tokenizer.tokenizer is not None
+
