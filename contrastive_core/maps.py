@@ -10,6 +10,10 @@ logger = logging.getLogger(__name__)
 
 # A row whose max - min is at most this fraction of its largest magnitude counts as constant.
 CONSTANT_RELATIVE_TOLERANCE = 1e-6
+# A contrast whose largest magnitude is at most this fraction of the rows it subtracts is float32
+# rounding, not signal: the same concept at two places of the concept stream differs by about 1e-7
+# of its scores (random-weight FLUX, mflux 0.24), and a softmax would stretch that to full range.
+CONTRAST_ROUNDING_TOLERANCE = 1e-5
 
 
 def plain_map(scores: mx.array, target: int) -> mx.array:
@@ -72,6 +76,12 @@ def contrast_map(scores: mx.array, target: int, anti: tuple[int, ...]) -> mx.arr
     check_finite(scores, "contrast map input scores")
 
     anti_rows = mx.take(scores, mx.array(anti), axis=-2)  # [..., A, P]
-    contrast = scores[..., target, :] - mx.mean(anti_rows, axis=-2)  # [..., P], mean over anti-concepts
+    target_row = scores[..., target, :]  # [..., P]
+    anti_mean = mx.mean(anti_rows, axis=-2)  # [..., P], mean over anti-concepts
+    contrast = target_row - anti_mean
     check_finite(contrast, "contrast map (target minus anti-concepts overflowed float32)")
-    return contrast
+
+    # Per map, over its patches: a difference at the level of float32 rounding becomes exactly zero.
+    scale = mx.maximum(mx.max(mx.abs(target_row), axis=-1, keepdims=True), mx.max(mx.abs(anti_mean), axis=-1, keepdims=True))
+    negligible = mx.max(mx.abs(contrast), axis=-1, keepdims=True) <= CONTRAST_ROUNDING_TOLERANCE * scale
+    return mx.where(negligible, mx.zeros_like(contrast), contrast)

@@ -249,3 +249,13 @@ def test_loader_arguments_accepted_by_mflux():
     assert tokenizer.max_length == 256
     assert tokenizer.tokenizer is not None
 
+
+@pytest.mark.parametrize("concept", ["background", "a mountain", "dragon"])
+def test_same_concept_and_anti_concept_gives_zero_contrast(random_flux, concept):
+    from contrastive_core.heatmap import render_contrast
+
+    request = GenerationRequest(prompt="a dragon", target=concept, anti_concepts=(concept,), width=SIZE, height=SIZE, steps=1, seed=3)
+    heatmap = generate_with_concepts(random_flux, request).heatmap
+
+    for mode in ("spatial", "consensus"):
+        assert np.count_nonzero(np.array(render_contrast(heatmap, exponent=2.0, mode=mode))) == 0

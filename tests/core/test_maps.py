@@ -152,3 +152,24 @@ def test_maps_reject_nan():
         competition_map(scores[None], 0)
     with pytest.raises(NonFiniteError, match="contrast map input"):
         contrast_map(scores, 0, (1,))
+
+
+def test_contrast_of_rounding_noise_is_zero():
+    rng = np.random.default_rng(4)
+    target = rng.normal(0.0, 30.0, size=(3, 64)).astype(np.float32)  # [N, P]
+    anti = target * (1.0 + rng.normal(0.0, 1e-7, size=target.shape)).astype(np.float32)
+    scores = mx.array(np.stack([target, anti], axis=1))  # [N, 2, P]
+
+    contrast = np.array(contrast_map(scores, 0, (1,)))
+
+    assert np.count_nonzero(contrast) == 0
+
+
+def test_contrast_just_above_rounding_is_kept():
+    target = np.linspace(-1.0, 1.0, 16, dtype=np.float32)
+    anti = target.copy()
+    anti[3] += 1e-3  # a real, if small, difference
+
+    contrast = np.array(contrast_map(mx.array(np.stack([target, anti])), 0, (1,)))
+
+    assert contrast[3] == pytest.approx(-1e-3, rel=1e-3)
