@@ -30,7 +30,7 @@ def plain_map(scores: mx.array, target: int) -> mx.array:
     low, high = mx.min(row), mx.max(row)
     spread = high - low
     if spread.item() <= CONSTANT_RELATIVE_TOLERANCE * mx.max(mx.abs(row)).item():
-        logger.warning("Plain map of concept %d is constant; returning all zeros.", target)
+        logger.warning("The plain map is constant (every patch scores the same, as on a 1-patch grid); returning all zeros.")
         return mx.zeros_like(row)
     return (row - low) / spread
 

@@ -6,33 +6,34 @@ _RANGE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
 _LAST = re.compile(r"^last\s+(\d+)$")
 
 
-def parse_index_selection(text: str, count: int, input_name: str) -> tuple[int, ...]:
+def parse_index_selection(text: str, count: int, input_name: str, items: str) -> tuple[int, ...]:
     """Return the sorted unique indices in 0..count-1 that ``text`` selects.
 
     Accepted forms, comma-separated and combinable: "all", "last N", "A-B" (inclusive), "N".
-    Raises ValueError naming ``input_name`` and the valid range for anything else.
+    Raises ValueError naming ``input_name``, what is counted (``items``, e.g. "joint blocks") and the
+    valid range for anything else.
     """
     if count < 1:
-        raise ValueError(f"{input_name}: nothing to select from (count {count}).")
-    valid = f"{input_name} must be within 0-{count - 1}"
+        raise ValueError(f"{input_name}: there are no {items} to select from.")
+    valid = f"{input_name} must be within 0-{count - 1} (there are {count} {items}, counted from 0)"
     parts = [part.strip().lower() for part in str(text).split(",") if part.strip()]
     if not parts:
         raise ValueError(f"{input_name} is empty: use e.g. 'all', 'last 4', '0-{count - 1}' or '0,2'.")
 
     selected: set[int] = set()
     for part in parts:
-        selected.update(_parse_part(part, count, input_name, valid))
+        selected.update(_parse_part(part, count, input_name, items, valid))
     return tuple(sorted(selected))
 
 
-def _parse_part(part: str, count: int, input_name: str, valid: str) -> range:
+def _parse_part(part: str, count: int, input_name: str, items: str, valid: str) -> range:
     if part == "all":
         return range(count)
 
     if match := _LAST.match(part):
         last = int(match.group(1))
         if not 1 <= last <= count:
-            raise ValueError(f"{input_name} 'last {last}' is invalid: there are {count}, so use last 1 to last {count}.")
+            raise ValueError(f"{input_name} 'last {last}' is invalid: there are {count} {items}, so use last 1 to last {count}.")
         return range(count - last, count)
 
     if match := _RANGE.match(part):

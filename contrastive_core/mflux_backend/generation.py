@@ -95,8 +95,8 @@ def denoise_with_concepts(
         raise ValueError("prompt is empty: describe the image to generate.")
     width = round_to_patches(request.width, "width")
     height = round_to_patches(request.height, "height")
-    layers = parse_index_selection(request.layers, model.joint_block_count, "layers")
-    score_steps = parse_index_selection(request.score_steps, request.steps, "steps to average")
+    layers = parse_index_selection(request.layers, model.joint_block_count, "layers", "joint blocks in this model")
+    score_steps = parse_index_selection(request.score_steps, request.steps, "steps_to_average", "denoising steps")
     concepts, target, anti = concept_list(request)
 
     # 1. Encode the prompt, and the concepts into one concept stream.

@@ -51,8 +51,10 @@ def analyse_image(
     width = max(PATCH_SIZE, PATCH_SIZE * round(image_width / PATCH_SIZE))
     first_step = first_analysis_step(request.steps, noise_strength)
     analysis_steps = tuple(range(first_step, request.steps))
-    layers = parse_index_selection(request.layers, model.joint_block_count, "layers")
-    selected = parse_index_selection(request.score_steps, len(analysis_steps), "steps to average")
+    layers = parse_index_selection(request.layers, model.joint_block_count, "layers", "joint blocks in this model")
+    selected = parse_index_selection(
+        request.score_steps, len(analysis_steps), "steps_to_average", "analysis steps at this noise_strength"
+    )
     concepts, target, anti = concept_list(request)
 
     # 1. Encode the prompt, the concepts and the image.

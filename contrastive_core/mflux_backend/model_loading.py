@@ -86,7 +86,7 @@ def load_flux_model(settings: LoadSettings) -> FluxModel:
     except OSError as error:
         source = settings.model_path or f"the Hugging Face cache (FLUX.1-{settings.variant})"
         raise RuntimeError(
-            f"Could not load FLUX.1-{settings.variant} from {source}: {error}. Download the weights once "
+            f"Could not load FLUX.1-{settings.variant} from {source}: {str(error).rstrip('.')}. Download the weights once "
             "(e.g. with `mflux-generate --model schnell ...` while online) or point local_path at a "
             "diffusers-layout folder; single-file .safetensors checkpoints are not supported by mflux."
         ) from error

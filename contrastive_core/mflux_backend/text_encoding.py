@@ -20,13 +20,17 @@ class TextEncoder(Protocol):
         ...
 
 
+MESSAGE_CONCEPT_LENGTH = 40  # characters of a concept quoted in an error message
+
+
 def check_token_count(concept: str, token_count: int, token_limit: int) -> None:
     """Raise ValueError when a concept has no tokens or more than the encoder takes."""
+    quoted = repr(concept if len(concept) <= MESSAGE_CONCEPT_LENGTH else concept[:MESSAGE_CONCEPT_LENGTH] + "...")
     if token_count == 0:
-        raise ValueError(f"concept {concept!r} produced no tokens: use a word or short phrase.")
+        raise ValueError(f"concept {quoted} produced no tokens: use a word or short phrase.")
     if token_count >= token_limit:
         raise ValueError(
-            f"concept {concept!r} is {token_count} tokens long; the text encoder takes at most "
+            f"concept {quoted} is {token_count} tokens long; the text encoder takes at most "
             f"{token_limit - 1} (plus its end-of-sequence token): shorten it."
         )
 

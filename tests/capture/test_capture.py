@@ -138,8 +138,8 @@ def test_size_rounded_to_patch_multiple(random_flux, caplog):
 @pytest.mark.parametrize(
     ("layers", "score_steps", "message"),
     [
-        ("0-2", "all", r"layers must be within 0-1"),
-        ("all", "5", r"steps to average must be within 0-1"),
+        ("0-2", "all", r"layers must be within 0-1 \(there are 2 joint blocks in this model"),
+        ("all", "5", r"steps_to_average must be within 0-1 \(there are 2 denoising steps, counted from 0\)"),
         ("x", "all", r"layers 'x' is not understood"),
     ],
 )
@@ -199,7 +199,7 @@ def test_image_analysis_checks_steps_run(random_flux):
 
     request = GenerationRequest(prompt="people", target="person", anti_concepts=("background",), steps=4, score_steps="3")
 
-    with pytest.raises(ValueError, match="steps to average must be within 0-1"):
+    with pytest.raises(ValueError, match="steps_to_average must be within 0-1"):
         analyse_image(random_flux, photo_crop(), request, noise_strength=0.5)
 
 
