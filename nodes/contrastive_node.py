@@ -96,10 +96,19 @@ class ContrastiveConceptAttention(io.ComfyNode):
             ),
             inputs=_inputs(),
             outputs=[
-                io.Image.Output(display_name="image"),
-                io.Mask.Output(display_name="contrast mask"),
-                io.Mask.Output(display_name="plain mask"),
-                ConceptHeatmapType.Output(display_name="heatmap"),
+                io.Image.Output(display_name="image", tooltip="The generated image, or the analysed input image."),
+                io.Mask.Output(
+                    display_name="contrast mask",
+                    tooltip="Concept minus anti-concept, temperature softmax, at the image size; 1 where the concept is most likely.",
+                ),
+                io.Mask.Output(
+                    display_name="plain mask",
+                    tooltip="The concept's own attention, min-max normalised: standard concept attention, for comparison.",
+                ),
+                ConceptHeatmapType.Output(
+                    display_name="heatmap",
+                    tooltip="Raw per-concept patch-grid scores of every selected layer and step, for Spectral Sharpen, Heatmap To Mask and Heatmap Overlay.",
+                ),
             ],
         )
 

@@ -43,7 +43,7 @@ class HeatmapToMask(io.ComfyNode):
                     tooltip="How the patch grid (one cell per 16 x 16 pixels) is resized to the image: smooth or blocky.",
                 ),
             ],
-            outputs=[io.Mask.Output(display_name="mask")],
+            outputs=[io.Mask.Output(display_name="mask", tooltip="The chosen rendering at the image size, in 0..1.")],
         )
 
     @classmethod

@@ -50,7 +50,7 @@ class MfluxFluxLoader(io.ComfyNode):
                     tooltip="Optional LoRA files, one per line as path or path:scale (scale 1.0 when left out).",
                 ),
             ],
-            outputs=[MfluxModelType.Output(display_name="model")],
+            outputs=[MfluxModelType.Output(display_name="model", tooltip="The loaded FLUX model, for Contrastive Concept Attention.")],
         )
 
     @classmethod

@@ -3,10 +3,12 @@
 import importlib
 import platform
 
-INSTALL_HINT = (
-    "Install it into ComfyUI's Python: `pip install mlx mflux` on an Apple Silicon Mac, "
-    "`pip install \"mlx[cpu]\"` on Linux. MLX does not run on Windows."
-)
+INSTALL_HINTS = {
+    "mlx": "Install it into ComfyUI's Python: `pip install mlx` on an Apple Silicon Mac, "
+    "`pip install \"mlx[cpu]\"` on Linux. MLX does not run on Windows.",
+    "mflux": "Install it into ComfyUI's Python on an Apple Silicon Mac: `pip install mflux`. On Linux "
+    "its dependencies pull CUDA builds; `pip install --no-deps mflux` next to `mlx[cpu]` runs, slowly, on the CPU.",
+}
 
 
 def require_module(module: str, purpose: str) -> None:
@@ -17,5 +19,5 @@ def require_module(module: str, purpose: str) -> None:
         # A broken install fails here too, e.g. plain `mlx` on Linux: "libmlx.so: cannot open shared object".
         raise RuntimeError(
             f"{purpose} needs the Python package '{module}', which could not be imported on "
-            f"{platform.system()} {platform.machine()} ({error}). {INSTALL_HINT}"
+            f"{platform.system()} {platform.machine()} ({error}). {INSTALL_HINTS.get(module, '')}"
         ) from error

@@ -63,7 +63,7 @@ class SpectralSharpen(io.ComfyNode):
                     "heatmap",
                     optional=True,
                     tooltip=(
-                        "Concept scores from Contrastive Concept Attention. The node renders target minus "
+                        "Concept scores from Contrastive Concept Attention. The node renders concept minus "
                         "anti-concepts on the patch grid and upsamples it to the generated image size. "
                         "Connect this or mask, not both."
                     ),
