@@ -144,8 +144,8 @@ install_python_packages() {
         transformers regex safetensors sentencepiece pyyaml requests
     pip_install --no-deps "mflux==$MFLUX_VERSION"
 
-    log "test tools: pytest, hypothesis, imgviz, requests"
-    pip_install pytest hypothesis imgviz requests
+    log "test tools: pytest, hypothesis, imgviz, requests, scikit-learn (reference metrics)"
+    pip_install pytest hypothesis imgviz requests "scikit-learn==1.9.1"
 
     "$VENV_PYTHON" - <<'EOF'
 import importlib
@@ -159,6 +159,7 @@ for module in (
     "hypothesis",
     "imgviz",
     "requests",
+    "sklearn.metrics",
 ):
     importlib.import_module(module)
 
