@@ -6,6 +6,7 @@ import numbers
 from comfy_api.latest import io
 
 from ..contrastive_core.options import COLORMAPS, DEFAULT_ALPHA, DEFAULT_COLORMAP
+from .input_checks import check_one_source
 from .mlx_runtime import require_module
 from .types import ConceptHeatmapType
 
@@ -26,16 +27,6 @@ def _check_alpha(alpha: object) -> float:
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"{NODE_NAME}: alpha must be in [0, 1], got {alpha}.")
     return float(alpha)
-
-
-def _check_one_source(mask: object, heatmap: object) -> None:
-    if mask is not None and heatmap is not None:
-        raise ValueError(f"{NODE_NAME}: connect either mask or heatmap, not both.")
-    if mask is None and heatmap is None:
-        raise ValueError(
-            f"{NODE_NAME}: mask and heatmap are both missing, so connect one of them. The heatmap "
-            "output of a Spectral Sharpen that was given a mask is empty too."
-        )
 
 
 def _check_batches(image_batch_size: int, heat_batch_size: int, heat_name: str) -> None:
@@ -112,7 +103,7 @@ class HeatmapOverlay(io.ComfyNode):
         alpha: float = DEFAULT_ALPHA,
     ) -> io.NodeOutput:
         require_module("mlx", NODE_NAME)
-        _check_one_source(mask, heatmap)
+        check_one_source(NODE_NAME, mask, heatmap)
         if colormap not in COLORMAPS:
             raise ValueError(f"{NODE_NAME}: colormap must be one of {COLORMAPS}, got {colormap!r}.")
         alpha = _check_alpha(alpha)

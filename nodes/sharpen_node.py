@@ -6,6 +6,7 @@ import numbers
 from comfy_api.latest import io
 
 from ..contrastive_core.options import DEFAULT_EXPONENT, DEFAULT_TEMPERATURE, SHARPEN_MODES, UPSAMPLE_METHODS
+from .input_checks import check_one_source
 from .mlx_runtime import require_module
 from .types import ConceptHeatmapType
 
@@ -36,16 +37,6 @@ def _check_choice(name: str, value: object, options: tuple[str, ...]) -> str:
     if value not in options:
         raise ValueError(f"{NODE_NAME}: {name} must be one of {options}, got {value!r}.")
     return str(value)
-
-
-def _check_one_source(heatmap: object, mask: object) -> None:
-    if heatmap is not None and mask is not None:
-        raise ValueError(f"{NODE_NAME}: connect either heatmap or mask, not both.")
-    if heatmap is None and mask is None:
-        raise ValueError(
-            f"{NODE_NAME}: heatmap and mask are both missing, so connect one of them. The heatmap "
-            "output of a Spectral Sharpen that was given a mask is empty too."
-        )
 
 
 class SpectralSharpen(io.ComfyNode):
@@ -148,7 +139,7 @@ class SpectralSharpen(io.ComfyNode):
         upsample: str = UPSAMPLE_METHODS[0],
     ) -> io.NodeOutput:
         require_module("mlx", NODE_NAME)
-        _check_one_source(heatmap, mask)
+        check_one_source(NODE_NAME, mask, heatmap)
         exponent = _check_range("exponent", exponent, EXPONENT_RANGE)
         temperature = _check_range("temperature", temperature, TEMPERATURE_RANGE)
         mode = _check_choice("mode", mode, SHARPEN_MODES)

@@ -65,12 +65,12 @@ def test_temperature_out_of_range_rejected_first(temperature):
 def test_both_sources_rejected(make_heatmap):
     heatmap = make_heatmap(random_scores(1, 2, 2), 2, 2, 32, 32)
 
-    with pytest.raises(ValueError, match="either heatmap or mask, not both"):
+    with pytest.raises(ValueError, match="either mask or heatmap, not both"):
         sharpen(heatmap=heatmap, mask=torch.zeros(1, 8, 8))
 
 
 def test_no_source_rejected():
-    with pytest.raises(ValueError, match="heatmap and mask are both missing"):
+    with pytest.raises(ValueError, match="mask and heatmap are both missing"):
         sharpen()
 
 
