@@ -3,15 +3,15 @@
 # with this script's arguments, e.g. `bash scripts/test.sh -k smoke` or
 # `bash scripts/test.sh tests/integration -x -q`.
 #
-# After that run, a second pytest run checks tests/capture against the oldest supported mflux
+# Before that run, another pytest run checks tests/capture against the oldest supported mflux
 # release (MFLUX_OLDEST_VERSION in scripts/setup_env.sh), with its folder first on PYTHONPATH.
-# The venv keeps the current mflux. The environment variable TEST_OLDEST_MFLUX chooses when the
-# second run happens:
+# The venv keeps the current mflux. The environment variable TEST_OLDEST_MFLUX chooses when that
+# extra run happens:
 #   auto   only when the script gets no arguments, as in CI (the default)
 #   1      always, also after a run with arguments
 #   0      never
 #
-# Exits with the first failing run's status, or 0 when every run passed. "No tests collected"
+# Exits with a failing run's status, or 0 when every run passed. "No tests collected"
 # (pytest's status 5) counts as a failure, with status 1.
 set -euo pipefail
 
@@ -54,10 +54,8 @@ run_pytest() {
     fi
 }
 
-banner "pytest $*"
-run_pytest "$VENV_PYTHON" -m pytest "$@"
-main_status="$PYTEST_STATUS"
-
+# The capture tests against the oldest mflux run first, so that the last lines of the output are the
+# summary of the full run.
 oldest_status=0
 if [[ "$TEST_OLDEST_MFLUX" == 1 || ("$TEST_OLDEST_MFLUX" == auto && "$#" -eq 0) ]]; then
     # pytest's header names the mflux release and folder that the tests import.
@@ -65,11 +63,15 @@ if [[ "$TEST_OLDEST_MFLUX" == 1 || ("$TEST_OLDEST_MFLUX" == auto && "$#" -eq 0) 
     started="$SECONDS"
     run_pytest PYTHONPATH="$MFLUX_OLDEST_DIR:$PYTHONPATH" "$VENV_PYTHON" -m pytest tests/capture
     oldest_status="$PYTEST_STATUS"
-    log "mflux $MFLUX_VERSION run: status $main_status"
     log "mflux $MFLUX_OLDEST_VERSION run: status $oldest_status, $((SECONDS - started)) s"
 fi
 
-if [[ "$main_status" -ne 0 ]]; then
-    exit "$main_status"
+banner "pytest $*"
+run_pytest "$VENV_PYTHON" -m pytest "$@"
+main_status="$PYTEST_STATUS"
+
+if [[ "$oldest_status" -ne 0 ]]; then
+    echo "error: the capture tests failed against mflux $MFLUX_OLDEST_VERSION (status $oldest_status); see above" >&2
+    exit "$oldest_status"
 fi
-exit "$oldest_status"
+exit "$main_status"
