@@ -47,11 +47,16 @@ class GenerationResult:
     heatmap: ConceptHeatmap
 
 
+def nearest_patch_multiple(size: int) -> int:
+    """Return the multiple of the patch size nearest to a pixel size, at least one patch."""
+    return max(PATCH_SIZE, PATCH_SIZE * round(size / PATCH_SIZE))
+
+
 def round_to_patches(size: int, input_name: str) -> int:
     """Round a pixel size to the nearest multiple of the patch size, warning when it changes."""
     if size < PATCH_SIZE:
         raise ValueError(f"{input_name} must be at least {PATCH_SIZE} pixels, got {size}.")
-    rounded = max(PATCH_SIZE, PATCH_SIZE * round(size / PATCH_SIZE))
+    rounded = nearest_patch_multiple(size)
     if rounded != size:
         logger.warning("%s %d is not a multiple of %d; generating at %d.", input_name, size, PATCH_SIZE, rounded)
     return rounded
@@ -121,19 +126,31 @@ def denoise_with_concepts(
         if on_step is not None:
             on_step(step + 1, request.steps)
 
-    heatmap = ConceptHeatmap(
-        concepts=concepts,
+    return latents, heatmap_from_scores(accumulator, target, anti, (height, width), (height, width))
+
+
+def heatmap_from_scores(
+    accumulator: ScoreAccumulator,
+    target: int,
+    anti: tuple[int, ...],
+    analysed_size: tuple[int, int],
+    image_size: tuple[int, int],
+) -> ConceptHeatmap:
+    """Package the accumulated scores of an analysed height x width into a heatmap for image_size."""
+    height, width = analysed_size
+    image_height, image_width = image_size
+    return ConceptHeatmap(
+        concepts=accumulator.spans.concepts,
         target=target,
         anti=anti,
         layer_step_scores=accumulator.stacked(),
         grid_height=height // PATCH_SIZE,
         grid_width=width // PATCH_SIZE,
-        image_height=height,
-        image_width=width,
-        layers=layers,
-        steps=score_steps,
+        image_height=image_height,
+        image_width=image_width,
+        layers=accumulator.layers,
+        steps=accumulator.steps,
     )
-    return latents, heatmap
 
 
 def decode_latents(model: FluxModel, latents: mx.array, height: int, width: int) -> mx.array:

@@ -5,13 +5,19 @@ from mflux.models.common.config.config import Config
 from mflux.models.flux.latent_creator.flux_latent_creator import FluxLatentCreator
 
 from ..errors import check_finite
-from ..heatmap import ConceptHeatmap
-from ..options import PATCH_SIZE
 from ..resize import upsample
 from ..score_accumulator import ScoreAccumulator
 from ..selection import parse_index_selection
 from .flux_model import FluxModel
-from .generation import GenerationRequest, GenerationResult, StepCallback, concept_list, encode_concepts
+from .generation import (
+    GenerationRequest,
+    GenerationResult,
+    StepCallback,
+    concept_list,
+    encode_concepts,
+    heatmap_from_scores,
+    nearest_patch_multiple,
+)
 from .transformer_forward import StepInputs, predict_noise
 
 
@@ -43,12 +49,12 @@ def analyse_image(
     """Capture concept scores of an image [H, W, 3] in 0..1; the heatmap maps back to exactly H x W.
 
     The image is resized to the nearest multiples of 16 pixels and encoded. The analysis steps run
-    from ``first_analysis_step`` to the end of the schedule; for each selected one, the clean latents
-    are noised to that step's level and one denoising call captures the scores.
+    from ``first_analysis_step`` to the end of the schedule. For each selected one, the clean latents
+    are noised to that step's level, and one denoising call captures the scores.
     """
     image_height, image_width, _ = image.shape
-    height = max(PATCH_SIZE, PATCH_SIZE * round(image_height / PATCH_SIZE))
-    width = max(PATCH_SIZE, PATCH_SIZE * round(image_width / PATCH_SIZE))
+    height = nearest_patch_multiple(image_height)
+    width = nearest_patch_multiple(image_width)
     first_step = first_analysis_step(request.steps, noise_strength)
     analysis_steps = tuple(range(first_step, request.steps))
     layers = parse_index_selection(request.layers, model.joint_block_count, "layers", "joint blocks in this model")
@@ -76,16 +82,5 @@ def analyse_image(
         if on_step is not None:
             on_step(done, len(accumulator.steps))
 
-    heatmap = ConceptHeatmap(
-        concepts=concepts,
-        target=target,
-        anti=anti,
-        layer_step_scores=accumulator.stacked(),
-        grid_height=height // PATCH_SIZE,
-        grid_width=width // PATCH_SIZE,
-        image_height=image_height,
-        image_width=image_width,
-        layers=layers,
-        steps=accumulator.steps,
-    )
+    heatmap = heatmap_from_scores(accumulator, target, anti, (height, width), (image_height, image_width))
     return GenerationResult(image=image.astype(mx.float32), heatmap=heatmap)
