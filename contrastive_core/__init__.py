@@ -1,5 +1,5 @@
 """Contrastive concept attention for FLUX, computed with MLX.
 
-The subpackages import MLX; this file does not, so that the ComfyUI pack still imports (and its
-nodes explain what is missing) where MLX is not installed.
+The subpackages import MLX, but this file does not. So the ComfyUI pack still imports where MLX is
+not installed, and its nodes explain what is missing.
 """

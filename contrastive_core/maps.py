@@ -11,7 +11,7 @@ logger = logging.getLogger(__name__)
 # A row whose max - min is at most this fraction of its largest magnitude counts as constant.
 CONSTANT_RELATIVE_TOLERANCE = 1e-6
 # A contrast whose largest magnitude is at most this fraction of the rows it subtracts is float32
-# rounding, not signal: the same concept at two places of the concept stream differs by about 1e-7
+# rounding, not signal. The same concept at two places of the concept stream differs by about 1e-7
 # of its scores (random-weight FLUX, mflux 0.24), and a softmax would stretch that to full range.
 CONTRAST_ROUNDING_TOLERANCE = 1e-5
 

@@ -62,7 +62,7 @@ def load_finished(output_dir: Path, settings: CaptureSettings) -> set[tuple[str,
     if settings_path.is_file():
         saved = json.loads(settings_path.read_text())
         if saved != current:
-            raise ValueError(f"{output_dir} holds results made with other settings ({settings_path}): choose a new --output, or rerun with the same options.")
+            raise ValueError(f"{output_dir} contains results made with other settings ({settings_path}): choose a new --output, or rerun with the same options.")
     else:
         output_dir.mkdir(parents=True, exist_ok=True)
         settings_path.write_text(json.dumps(current, indent=2) + "\n")

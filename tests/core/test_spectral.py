@@ -90,7 +90,7 @@ def test_sharpen_property_finite(matrix):
     assert np.all(np.isfinite(result))
 
 
-def test_sharpen_large_grid_never_builds_patch_by_patch_matrix():
+def test_sharpen_large_grid_memory_bounded():
     # 2 concept maps over a 128 x 128 grid: a P x P float32 matrix would take 1 GiB.
     patches = 128 * 128
     stack = mx.array(random_matrix((2, patches), seed=5))

@@ -99,7 +99,7 @@ def test_evaluation_refuses_other_settings(voc_folder, tmp_path):
     changed = run_command(voc_folder, output, "--limit", "1", "--seed", "7")
 
     assert changed.returncode != 0
-    assert "holds results made with other settings" in changed.stderr
+    assert "contains results made with other settings" in changed.stderr
 
 
 def test_evaluation_missing_image_list(tmp_path):
