@@ -20,6 +20,18 @@ def validate_concept(name: str, input_name: str) -> str:
     return stripped
 
 
+def order_concepts(
+    target: str, anti_concepts: tuple[str, ...], extra_concepts: tuple[str, ...]
+) -> tuple[tuple[str, ...], int, tuple[int, ...]]:
+    """Return all concepts in stream order (target, anti-concepts, extras), the target index and anti indices."""
+    target = validate_concept(target, "concept")
+    if not anti_concepts:
+        raise ValueError("anti_concept is empty: enter at least one, e.g. 'background'.")
+    anti = tuple(validate_concept(name, "anti_concept") for name in anti_concepts)
+    extras = tuple(validate_concept(name, "extra_concepts") for name in extra_concepts)
+    return (target, *anti, *extras), 0, tuple(range(1, 1 + len(anti)))
+
+
 @dataclass(frozen=True)
 class ConceptSpans:
     """Token ranges of each concept in the concatenated concept sequence.

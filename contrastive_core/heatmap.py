@@ -105,3 +105,18 @@ def render_competition(heatmap: ConceptHeatmap) -> mx.array:
     check_finite(heatmap.layer_step_scores, "captured concept scores")
     competition = competition_map(heatmap.layer_step_scores, heatmap.target)  # [P]
     return competition.reshape(heatmap.grid_height, heatmap.grid_width)
+
+
+def heatmap_items(value: object, input_name: str = "heatmap") -> tuple[ConceptHeatmap, ...]:
+    """Return the heatmaps of a CONCEPT_HEATMAP value: one ConceptHeatmap, or a batch (a tuple of them).
+
+    A batch holds one heatmap per image of a generated batch; all share the image size.
+    """
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    if not items or not all(isinstance(item, ConceptHeatmap) for item in items):
+        kinds = sorted({type(item).__name__ for item in items}) or ["an empty batch"]
+        raise ValueError(f"{input_name} must be a CONCEPT_HEATMAP, got {', '.join(kinds)}.")
+    sizes = {(item.image_height, item.image_width) for item in items}
+    if len(sizes) > 1:
+        raise ValueError(f"{input_name} is a batch of heatmaps with different image sizes {sorted(sizes)}.")
+    return tuple(items)

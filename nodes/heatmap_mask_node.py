@@ -49,17 +49,20 @@ class HeatmapToMask(io.ComfyNode):
     @classmethod
     def execute(cls, heatmap, rendering: str, temperature: float, upsample: str) -> io.NodeOutput:
         require_module("mlx", "Heatmap To Mask")
-        from ..contrastive_core.heatmap import render_competition, render_contrast, render_plain
+        import mlx.core as mx
+
+        from ..contrastive_core.heatmap import heatmap_items, render_competition, render_contrast, render_plain
         from ..contrastive_core.resize import upsample as upsample_maps
         from .tensor_edge import mlx_to_torch
 
         if rendering not in RENDERINGS:
             raise ValueError(f"rendering must be one of {', '.join(RENDERINGS)}, got {rendering!r}.")
+        items = heatmap_items(heatmap)
         if rendering == "plain":
-            grid = render_plain(heatmap)
+            grids = [render_plain(item) for item in items]
         elif rendering == "competition":
-            grid = render_competition(heatmap)
+            grids = [render_competition(item) for item in items]
         else:
-            grid = render_contrast(heatmap, exponent=1.0, temperature=temperature)
-        mask = upsample_maps(grid[None], heatmap.image_height, heatmap.image_width, upsample)  # [1, H, W]
-        return io.NodeOutput(mlx_to_torch(mask))
+            grids = [render_contrast(item, exponent=1.0, temperature=temperature) for item in items]
+        masks = upsample_maps(mx.stack(grids), items[0].image_height, items[0].image_width, upsample)  # [B, H, W]
+        return io.NodeOutput(mlx_to_torch(masks))

@@ -119,7 +119,9 @@ class HeatmapOverlay(io.ComfyNode):
 def _heat_maps(mask: object | None, heatmap: object | None):
     """Return the heat maps [B, h, w] as a float32 MLX array, and the name of the input they came from."""
     from ..contrastive_core.errors import check_finite
-    from ..contrastive_core.heatmap import ConceptHeatmap, render_contrast
+    import mlx.core as mx
+
+    from ..contrastive_core.heatmap import heatmap_items, render_contrast
     from .tensor_edge import mask_batch, torch_to_mlx
 
     if mask is not None:
@@ -127,9 +129,8 @@ def _heat_maps(mask: object | None, heatmap: object | None):
         check_finite(heat, f"{NODE_NAME} mask input")
         return heat, "mask"
 
-    if not isinstance(heatmap, ConceptHeatmap):
-        raise ValueError(f"{NODE_NAME}: heatmap must be a CONCEPT_HEATMAP, got {type(heatmap).__name__}.")
-    return render_contrast(heatmap)[None], "heatmap"  # [1, h, w]
+    items = heatmap_items(heatmap, f"{NODE_NAME}: heatmap")
+    return mx.stack([render_contrast(item) for item in items]), "heatmap"  # [B, h, w]
 
 
 def _blend(image, heat, colormap: str, alpha: float):

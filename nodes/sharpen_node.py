@@ -158,14 +158,15 @@ class SpectralSharpen(io.ComfyNode):
 
 
 def _render_heatmap(heatmap: object, exponent: float, mode: str, temperature: float, method: str):
-    """Render a ConceptHeatmap's contrast map at the image size: [1, image height, image width]."""
-    from ..contrastive_core.heatmap import ConceptHeatmap, render_contrast
+    """Render each heatmap's contrast map at the image size: [batch, image height, image width]."""
+    import mlx.core as mx
+
+    from ..contrastive_core.heatmap import heatmap_items, render_contrast
     from ..contrastive_core.resize import upsample as upsample_maps
 
-    if not isinstance(heatmap, ConceptHeatmap):
-        raise ValueError(f"{NODE_NAME}: heatmap must be a CONCEPT_HEATMAP, got {type(heatmap).__name__}.")
-    grid = render_contrast(heatmap, exponent=exponent, mode=mode, temperature=temperature)  # [h, w]
-    return upsample_maps(grid[None], heatmap.image_height, heatmap.image_width, method=method)
+    items = heatmap_items(heatmap, f"{NODE_NAME}: heatmap")
+    grids = mx.stack([render_contrast(item, exponent=exponent, mode=mode, temperature=temperature) for item in items])
+    return upsample_maps(grids, items[0].image_height, items[0].image_width, method=method)
 
 
 def _sharpen_masks(mask: object, exponent: float, temperature: float):

@@ -8,7 +8,7 @@ import mlx.core as mx
 from mflux.models.common.config.config import Config
 from mflux.models.flux.latent_creator.flux_latent_creator import FluxLatentCreator
 
-from ..concepts import ConceptSpans, validate_concept
+from ..concepts import ConceptSpans, order_concepts
 from ..errors import check_finite
 from ..heatmap import ConceptHeatmap
 from ..options import PATCH_SIZE
@@ -64,13 +64,7 @@ def round_to_patches(size: int, input_name: str) -> int:
 
 def concept_list(request: GenerationRequest) -> tuple[tuple[str, ...], int, tuple[int, ...]]:
     """Return all concepts in stream order (target, anti-concepts, extras), the target index and anti indices."""
-    target = validate_concept(request.target, "concept")
-    if not request.anti_concepts:
-        raise ValueError("anti_concept is empty: enter at least one, e.g. 'background'.")
-    anti = tuple(validate_concept(name, "anti_concept") for name in request.anti_concepts)
-    extras = tuple(validate_concept(name, "extra_concepts") for name in request.extra_concepts)
-    concepts = (target, *anti, *extras)
-    return concepts, 0, tuple(range(1, 1 + len(anti)))
+    return order_concepts(request.target, request.anti_concepts, request.extra_concepts)
 
 
 def encode_concepts(model: FluxModel, concepts: tuple[str, ...]) -> tuple[mx.array, ConceptSpans]:
