@@ -153,8 +153,12 @@ def test_pack_registers_nodes_without_mlx():
                 if name.split(".")[0] in ("mlx", "mflux"):
                     raise ModuleNotFoundError(f"No module named {{name!r}}")
                 return None
-        sys.meta_path.insert(0, Block())
         sys.path.append({str(COMFYUI_DIR)!r})
+        # ComfyUI has loaded its own modules before it loads a pack; the sampler node lists its samplers.
+        import comfy.cli_args
+        comfy.cli_args.args.cpu = True
+        import comfy.samplers
+        sys.meta_path.insert(0, Block())
         spec = importlib.util.spec_from_file_location(
             "pack", {str(REPOSITORY_ROOT / "__init__.py")!r}, submodule_search_locations=[{str(REPOSITORY_ROOT)!r}])
         pack = importlib.util.module_from_spec(spec); sys.modules["pack"] = pack; spec.loader.exec_module(pack)
@@ -175,6 +179,7 @@ def test_pack_registers_nodes_without_mlx():
     assert "ContrastiveAttention_Generate" in completed.stdout
     assert "ContrastiveAttention_SpectralSharpen" in completed.stdout
     assert "ContrastiveAttention_MfluxLoader" in completed.stdout
+    assert "ContrastiveAttention_FluxSampler" in completed.stdout
     assert "ERROR: Spectral Sharpen needs the Python package 'mlx'" in completed.stdout
 
 
