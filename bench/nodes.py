@@ -7,9 +7,11 @@ torch_to_mlx and mlx_to_torch are wrapped so that their time is counted separate
 evaluates any pending MLX work before it starts the conversion clock, so that lazy work stays in
 the node's own share.
 
-Part 2 runs Spectral Sharpen on a full-resolution MASK and reports its time and MLX peak memory
-against the size of the map (H x W float32). The peak is measured through the node and through
-contrastive_core.spectral.sharpen_spatial alone.
+Part 2 runs Spectral Sharpen on full-resolution MASKs of four kinds (an upsampled heatmap, a
+blurred and a hard binary mask, uniform noise) and reports the time and MLX peak memory against the
+size of the map (H x W float32), through the node and through
+contrastive_core.spectral.sharpen_spatial alone, with the rank of the truncated SVD where one was
+certified.
 
 Run from the repository root, with ComfyUI's comfy_api in .cache/comfyui-0.30.0/ComfyUI or COMFYUI_DIR:
   LD_PRELOAD=/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0 .venv/bin/python bench/nodes.py
@@ -35,6 +37,7 @@ PACK_NAME = "contrastive_attention_pack"
 sys.path[0] = str(REPOSITORY_ROOT)
 
 import mlx.core as mx  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench.heatmap import mlx_peak_bytes, print_header  # noqa: E402
@@ -160,30 +163,69 @@ def run_node_table(pixel_sizes: tuple[int, ...], edges: EdgeTimer, repeats: int)
             print(f"{name:<28} {pixels:>6} {total * 1e3:>9.1f} {edge * 1e3:>8.2f} {100 * edge / total:>7.1f}")
 
 
+def mask_maps(pixels: int) -> dict[str, torch.Tensor]:
+    """Return full-resolution MASK test maps [pixels, pixels] of four kinds, float32 in [0, 1].
+
+    heatmap: the pack's own MASK, a random 16-pixel patch grid upsampled bilinearly (rank <= grid
+    side). hard: a binary ellipse and rectangle. blurred: that mask under a Gaussian blur of
+    sigma = pixels / 128. noise: uniform noise, whose flat spectrum needs the exact SVD.
+    """
+    upsample = pack_module("contrastive_core.resize").upsample
+    generator = torch.Generator().manual_seed(pixels)
+    grid_side = pixels // PATCH_SIZE
+    grid = mx.array(torch.rand((1, grid_side, grid_side), generator=generator).numpy())
+    heatmap = torch.from_numpy(np.array(upsample(grid, pixels, pixels, method="bilinear")[0]))
+
+    coordinates = torch.arange(pixels, dtype=torch.float64) / pixels
+    y, x = coordinates[:, None], coordinates[None, :]
+    ellipse = (y - 0.45) ** 2 / 0.09 + (x - 0.55) ** 2 / 0.05 < 1
+    rectangle = ((y - 0.8).abs() < 0.1) & ((x - 0.2).abs() < 0.12)
+    hard = (ellipse | rectangle).to(torch.float32)
+
+    sigma = pixels / 128
+    offsets = coordinates[:, None] - coordinates[None, :]  # [pixels, pixels] in units of the side
+    blur = torch.exp(-0.5 * (offsets * pixels / sigma) ** 2)
+    blur = (blur / blur.sum(dim=1, keepdim=True)).to(torch.float32)  # rows sum to 1
+    blurred = blur @ hard @ blur.T
+
+    noise = torch.rand((pixels, pixels), generator=generator)
+    return {"heatmap": heatmap, "blurred": blurred, "hard": hard, "noise": noise}
+
+
 def run_mask_table(pixel_sizes: tuple[int, ...], edges: EdgeTimer, repeats: int) -> None:
     sharpen = pack_module("nodes.sharpen_node").SpectralSharpen
     sharpen_spatial = pack_module("contrastive_core.spectral").sharpen_spatial
+    sharpen_truncated = pack_module("contrastive_core.low_rank").sharpen_truncated
+    exponent = SHARPEN_SETTINGS["exponent"]
 
     print()
-    print("Spectral Sharpen on a full-resolution MASK [1, H, W]: MLX peak above the live inputs, x map size")
-    print(f"{'pixels':>6} {'map MiB':>8} {'node ms':>8} {'edge %':>7} {'node peak':>10} {'core peak':>10}")
+    print("Spectral Sharpen on a full-resolution MASK [1, H, W]: median ms, and MLX peak above the live")
+    print("inputs as a multiple of the map's size (H x W float32); rank is the truncated SVD's, or exact")
+    print(f"{'pixels':>6} {'map':<8} {'rank':>5} {'core ms':>8} {'core peak':>10} {'node ms':>8} {'edge %':>7} {'node peak':>10}")
     for pixels in pixel_sizes:
-        generator = torch.Generator().manual_seed(pixels)
-        mask = torch.rand((1, pixels, pixels), generator=generator)  # [1, H, W]
-        grid = mx.random.uniform(shape=(pixels, pixels))  # [H, W], the same work without the node
-        mx.eval(grid)
         map_bytes = pixels * pixels * 4
+        for kind, values in mask_maps(pixels).items():
+            mask = values[None].contiguous()  # [1, H, W]
+            grid = mx.array(values.numpy())  # [H, W], the same work without the node
+            mx.eval(grid)
+            truncated = sharpen_truncated(grid, exponent)
+            rank = "exact" if truncated is None else str(truncated.rank)
+            del truncated
 
-        def node_call() -> object:
-            return sharpen.execute(mask=mask, **SHARPEN_SETTINGS)
+            def node_call() -> object:
+                return sharpen.execute(mask=mask, **SHARPEN_SETTINGS)
 
-        total, edge = time_with_edges(node_call, edges, repeats)
-        node_peak = mlx_peak_bytes(node_call) / map_bytes
-        core_peak = mlx_peak_bytes(lambda: sharpen_spatial(grid, SHARPEN_SETTINGS["exponent"])) / map_bytes
-        print(
-            f"{pixels:>6} {map_bytes / MEBIBYTE:>8.1f} {total * 1e3:>8.0f} {100 * edge / total:>7.1f} "
-            f"{node_peak:>9.1f}x {core_peak:>9.1f}x"
-        )
+            def core_call() -> object:
+                return sharpen_spatial(grid, exponent)
+
+            core_total, _ = time_with_edges(core_call, edges, repeats)
+            node_total, edge = time_with_edges(node_call, edges, repeats)
+            core_peak = mlx_peak_bytes(core_call) / map_bytes
+            node_peak = mlx_peak_bytes(node_call) / map_bytes
+            print(
+                f"{pixels:>6} {kind:<8} {rank:>5} {core_total * 1e3:>8.0f} {core_peak:>9.2f}x "
+                f"{node_total * 1e3:>8.0f} {100 * edge / node_total:>7.1f} {node_peak:>9.2f}x"
+            )
 
 
 def parse_arguments() -> argparse.Namespace:
