@@ -27,6 +27,12 @@ logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACK_LINK_NAME = "comfyui-contrastive-concept-attention"
+# A test-only pack with a tiny random FLUX.1 text encoder node, for workflows on ComfyUI's own FLUX.
+FIXTURE_PACK_DIR = REPO_ROOT / "tests" / "native" / "fixture_pack"
+FIXTURE_PACK_LINK_NAME = "contrastive-attention-test-fixtures"
+# Files that the tiny_model_files fixture writes under models/diffusion_models.
+TINY_FLUX_FILE = "tiny_flux_schnell.safetensors"
+TINY_SD3_FILE = "tiny_sd3.safetensors"
 SITECUSTOMIZE_DIR = REPO_ROOT / "scripts" / "sitecustomize"
 
 READY_TIMEOUT_SECONDS = 120.0
@@ -172,8 +178,9 @@ class ComfyServerProcess:
 
         # ComfyUI exits at start-up when the base directory has no custom_nodes folder.
         self.pack_link.parent.mkdir(parents=True, exist_ok=True)
-        if not self.pack_link.exists():
-            self.pack_link.symlink_to(self.pack_dir, target_is_directory=True)
+        for link, target in ((self.pack_link, self.pack_dir), (self.pack_link.parent / FIXTURE_PACK_LINK_NAME, FIXTURE_PACK_DIR)):
+            if not link.exists():
+                link.symlink_to(target, target_is_directory=True)
 
         self.port = find_free_port()
         command = [

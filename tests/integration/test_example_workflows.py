@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .comfy_server import ComfyClient
+from .comfy_server import TINY_FLUX_FILE, ComfyClient
 from .example_inputs import write_example_inputs
 
 pytestmark = pytest.mark.integration
@@ -18,15 +18,30 @@ WORKFLOW_DIR = Path(__file__).resolve().parents[2] / "example_workflows"
 WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.json"))
 TEST_MODEL_SETTINGS = {"model": "random test model"}
 SMALL_GENERATION = {"width": 64, "height": 64, "steps": 2, "layers": "all"}  # the test model has 2 joint blocks
+# Stand-ins for ComfyUI's FLUX loaders: the files that the tiny_model_files fixture writes, and the
+# test-only text encoder node. Inputs not listed keep the workflow's values.
+TINY_NATIVE_NODES = {
+    "UNETLoader": ("UNETLoader", {"unet_name": TINY_FLUX_FILE}),
+    "DualCLIPLoader": ("ContrastiveAttentionTest_TinyFluxClip", {"seed": 0}),
+    "VAELoader": ("VAELoader", {"vae_name": "taef1"}),
+    "EmptySD3LatentImage": ("EmptySD3LatentImage", {"width": 64, "height": 64}),
+    "ContrastiveAttention_FluxSampler": ("ContrastiveAttention_FluxSampler", {"steps": 2, "layers": "all"}),
+}
 
 
 def use_test_model(prompt: dict) -> dict:
-    """Point loaders at the random-weight model and shrink generations; returns the prompt."""
+    """Point loaders at the random-weight models and shrink generations; returns the prompt."""
     for node in prompt.values():
         if node["class_type"] == "ContrastiveAttention_MfluxLoader":
             node["inputs"].update(TEST_MODEL_SETTINGS)
         if node["class_type"] == "ContrastiveAttention_Generate":
             node["inputs"].update(SMALL_GENERATION)
+        if node["class_type"] in TINY_NATIVE_NODES:
+            class_type, inputs = TINY_NATIVE_NODES[node["class_type"]]
+            if class_type != node["class_type"]:
+                node["inputs"] = {}
+            node["class_type"] = class_type
+            node["inputs"].update(inputs)
     return prompt
 
 
@@ -35,10 +50,11 @@ def test_example_workflows_exist() -> None:
 
     assert "standard_vs_contrastive.json" in names
     assert "sharpen_and_overlay_photo.json" in names
+    assert "native_flux_contrastive.json" in names
 
 
 @pytest.mark.parametrize("workflow_path", WORKFLOWS, ids=lambda path: path.stem)
-def test_example_workflow_runs(comfy_server: ComfyClient, workflow_path: Path) -> None:
+def test_example_workflow_runs(comfy_server: ComfyClient, tiny_model_files: Path, workflow_path: Path) -> None:
     write_example_inputs(comfy_server.input_dir)
     workflow = json.loads(workflow_path.read_text())
     prompt = use_test_model(comfy_server.convert_workflow(workflow))

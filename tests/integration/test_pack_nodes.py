@@ -22,6 +22,10 @@ EXPECTED_INPUTS = {
         "model", "prompt", "concept", "anti_concept", "extra_concepts", "seed", "width", "height",
         "steps", "guidance", "layers", "steps_to_average", "temperature", "image", "noise_strength",
     ],
+    "ContrastiveAttention_FluxSampler": [
+        "model", "clip", "positive", "negative", "latent_image", "seed", "steps", "cfg", "sampler_name",
+        "scheduler", "denoise", "concept", "anti_concept", "extra_concepts", "layers", "steps_to_average",
+    ],
     "ContrastiveAttention_HeatmapToMask": ["heatmap", "rendering", "temperature", "upsample"],
     # ComfyUI lists required inputs before optional ones; the optional ones here are sockets, not widgets.
     "ContrastiveAttention_SpectralSharpen": ["exponent", "mode", "temperature", "upsample", "heatmap", "mask"],
@@ -30,6 +34,7 @@ EXPECTED_INPUTS = {
 EXPECTED_OUTPUTS = {
     "ContrastiveAttention_MfluxLoader": ["MFLUX_CONCEPT_MODEL"],
     "ContrastiveAttention_Generate": ["IMAGE", "MASK", "MASK", "CONCEPT_HEATMAP"],
+    "ContrastiveAttention_FluxSampler": ["LATENT", "CONCEPT_HEATMAP"],
     "ContrastiveAttention_HeatmapToMask": ["MASK"],
     "ContrastiveAttention_SpectralSharpen": ["MASK", "CONCEPT_HEATMAP"],
     "ContrastiveAttention_HeatmapOverlay": ["IMAGE"],

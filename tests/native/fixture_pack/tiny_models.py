@@ -173,6 +173,25 @@ def load_tiny_non_flux(seed: int = 0):
     return _load_diffusion_model(tiny_non_flux_state_dict(seed), "SD3")
 
 
+def save_tiny_taef1(folder: str | os.PathLike[str], seed: int = 0) -> tuple[Path, Path]:
+    """Write random TAESD weights for FLUX latents as ``taef1_encoder`` and ``taef1_decoder`` in ``folder``.
+
+    ComfyUI's stock VAELoader offers "taef1" when both files are in ``models/vae_approx``, so a
+    workflow can decode the tiny FLUX's latents without a full-size VAE.
+    """
+    import comfy.taesd.taesd
+
+    template = comfy.taesd.taesd.TAESD(latent_channels=FLUX_LATENT_CHANNELS)
+    weights = _random_state_dict(template.state_dict(), seed)
+    folder = Path(folder)
+    paths = []
+    for part in ("encoder", "decoder"):
+        prefix = f"taesd_{part}."
+        part_weights = {name[len(prefix) :]: value for name, value in weights.items() if name.startswith(prefix)}
+        paths.append(_save(part_weights, folder / f"taef1_{part}.safetensors"))
+    return paths[0], paths[1]
+
+
 def _save(state_dict: dict[str, torch.Tensor], path: str | os.PathLike[str]) -> Path:
     import safetensors.torch
 
