@@ -4,8 +4,8 @@ import importlib
 import platform
 
 INSTALL_HINTS = {
-    "mlx": "Install it into ComfyUI's Python: `pip install mlx` on an Apple Silicon Mac, "
-    "`pip install \"mlx[cpu]\"` on Linux. MLX does not run on Windows.",
+    "mlx": "Install it into ComfyUI's Python: `pip install mlx` on an Apple Silicon Mac or on Windows "
+    "(CPU, mlx 0.32 or newer), `pip install \"mlx[cpu]\"` on Linux.",
     "mflux": "Install it into ComfyUI's Python on an Apple Silicon Mac: `pip install mflux`. On Linux "
     "its dependencies pull CUDA builds; `pip install --no-deps mflux` next to `mlx[cpu]` runs, slowly, on the CPU.",
 }

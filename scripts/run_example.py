@@ -1,8 +1,11 @@
 """Run the example workflows in a headless ComfyUI and copy the PNGs they save into a folder.
 
-By default the generation workflow uses the pack's random-weight test model, so it runs on any
-machine without FLUX weights, and its pictures are noise. With ``--model schnell`` (or dev) on an
-Apple Silicon Mac with the weights in the Hugging Face cache or ``--local-path``, it runs real FLUX.
+By default the generation workflow uses the pack's random-weight test model, and the workflow on
+ComfyUI's own FLUX loaders uses tiny random-weight files written for this run, so both run on any
+machine without FLUX weights, and their pictures are noise. With ``--model schnell`` (or dev) on an
+Apple Silicon Mac with the weights in the Hugging Face cache or ``--local-path``, the mflux workflow
+runs real FLUX, and the workflow on ComfyUI's loaders is skipped: run it in your own ComfyUI, where
+its model files are.
 """
 
 import argparse
@@ -18,6 +21,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from tests.integration.comfy_server import ComfyClient, ComfyServerProcess  # noqa: E402
 from tests.integration.example_inputs import write_example_inputs  # noqa: E402
+from tests.integration.tiny_native import use_tiny_models, uses_comfy_flux_loaders, write_tiny_models  # noqa: E402
 
 logger = logging.getLogger("run_example")
 
@@ -55,6 +59,12 @@ def configure_generation(prompt: dict, arguments: argparse.Namespace) -> None:
 def run_workflow(client: ComfyClient, workflow_path: Path, arguments: argparse.Namespace) -> list[Path]:
     """Convert one UI-format workflow, run it, and copy its saved PNGs into the output folder."""
     prompt = client.convert_workflow(json.loads(workflow_path.read_text()))
+    if uses_comfy_flux_loaders(prompt):
+        if arguments.model != TEST_MODEL:
+            logger.info("skipping %s: it loads FLUX with ComfyUI's own loaders; run it in your ComfyUI", workflow_path.name)
+            return []
+        write_tiny_models(client.models_dir, arguments.comfyui_dir.resolve())
+        use_tiny_models(prompt)
     configure_generation(prompt, arguments)
     logger.info("running %s", workflow_path.name)
     result = client.run(prompt, timeout=WORKFLOW_TIMEOUT_SECONDS)
@@ -74,7 +84,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     arguments = parse_arguments()
     if arguments.model == TEST_MODEL:
-        logger.info("Using the random-weight test model: the generated pictures and heatmaps are noise.")
+        logger.info("Using random-weight test models: the generated pictures and heatmaps are noise.")
 
     with tempfile.TemporaryDirectory(prefix="cca-example-") as base_dir:
         server = ComfyServerProcess(arguments.comfyui_dir.resolve(), Path(base_dir))

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .comfy_server import (
-    FIXTURE_PACK_DIR,
-    SITECUSTOMIZE_DIR,
-    TINY_FLUX_FILE,
-    TINY_SD3_FILE,
-    ComfyClient,
-    ComfyServerError,
-    ComfyServerProcess,
-    read_comfyui_version,
-    read_log_tail,
-)
+from .comfy_server import ComfyClient, ComfyServerError, ComfyServerProcess, read_comfyui_version, read_log_tail
+from .tiny_native import write_tiny_models
 
 SERVER_LOG_SECTION = "ComfyUI server log during this test"
 _log_offset_key = pytest.StashKey[int]()
@@ -125,30 +113,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture(scope="module")
 def tiny_model_files(comfy_server: ComfyClient) -> Path:
-    """Write random-weight models for ComfyUI's stock loaders into the server's models folder.
-
-    diffusion_models gets a tiny FLUX.1 schnell and a tiny SD3, and vae_approx a random TAESD for
-    FLUX latents, which VAELoader offers as "taef1". Returns the models folder.
-    """
-    models = comfy_server.models_dir
-    if not (models / "diffusion_models" / TINY_FLUX_FILE).exists():
-        # Built in a child process from the server's own ComfyUI, which this process may not import.
-        script = textwrap.dedent(
-            f"""
-            import importlib.util, sys
-            sys.path.insert(0, {str(comfy_server.server.comfyui_dir)!r})
-            import comfy.cli_args
-            comfy.cli_args.args.cpu = True
-            spec = importlib.util.spec_from_file_location("tiny_models", {str(FIXTURE_PACK_DIR / "tiny_models.py")!r})
-            tiny_models = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(tiny_models)
-            tiny_models.save_tiny_flux({str(models / "diffusion_models" / TINY_FLUX_FILE)!r}, seed=0)
-            tiny_models.save_tiny_non_flux({str(models / "diffusion_models" / TINY_SD3_FILE)!r}, seed=0)
-            tiny_models.save_tiny_taef1({str(models / "vae_approx")!r}, seed=0)
-            """
-        )
-        python_path = os.pathsep.join(filter(None, [str(SITECUSTOMIZE_DIR), os.environ.get("PYTHONPATH")]))
-        environment = dict(os.environ, PYTHONPATH=python_path)
-        completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=300)
-        assert completed.returncode == 0, completed.stderr
-    return models
+    """Write the tiny stand-ins for ComfyUI's FLUX loaders into the server's models folder (see tiny_native.py)."""
+    write_tiny_models(comfy_server.models_dir, comfy_server.server.comfyui_dir)
+    return comfy_server.models_dir

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .comfy_server import TINY_FLUX_FILE, ComfyClient
+from .comfy_server import ComfyClient
 from .example_inputs import write_example_inputs
+from .tiny_native import use_tiny_models
 
 pytestmark = pytest.mark.integration
 
@@ -18,15 +19,6 @@ WORKFLOW_DIR = Path(__file__).resolve().parents[2] / "example_workflows"
 WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.json"))
 TEST_MODEL_SETTINGS = {"model": "random test model"}
 SMALL_GENERATION = {"width": 64, "height": 64, "steps": 2, "layers": "all"}  # the test model has 2 joint blocks
-# Stand-ins for ComfyUI's FLUX loaders: the files that the tiny_model_files fixture writes, and the
-# test-only text encoder node. Inputs not listed keep the workflow's values.
-TINY_NATIVE_NODES = {
-    "UNETLoader": ("UNETLoader", {"unet_name": TINY_FLUX_FILE}),
-    "DualCLIPLoader": ("ContrastiveAttentionTest_TinyFluxClip", {"seed": 0}),
-    "VAELoader": ("VAELoader", {"vae_name": "taef1"}),
-    "EmptySD3LatentImage": ("EmptySD3LatentImage", {"width": 64, "height": 64}),
-    "ContrastiveAttention_FluxSampler": ("ContrastiveAttention_FluxSampler", {"steps": 2, "layers": "all"}),
-}
 
 
 def use_test_model(prompt: dict) -> dict:
@@ -36,13 +28,7 @@ def use_test_model(prompt: dict) -> dict:
             node["inputs"].update(TEST_MODEL_SETTINGS)
         if node["class_type"] == "ContrastiveAttention_Generate":
             node["inputs"].update(SMALL_GENERATION)
-        if node["class_type"] in TINY_NATIVE_NODES:
-            class_type, inputs = TINY_NATIVE_NODES[node["class_type"]]
-            if class_type != node["class_type"]:
-                node["inputs"] = {}
-            node["class_type"] = class_type
-            node["inputs"].update(inputs)
-    return prompt
+    return use_tiny_models(prompt)
 
 
 def test_example_workflows_exist() -> None:
