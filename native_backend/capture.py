@@ -48,8 +48,8 @@ def step_of(transformer_options: dict) -> int | None:
     schedule = transformer_options.get("sample_sigmas")
     if sigmas is None or schedule is None:
         return None
-    current = sigmas.flatten()[0].to(device="cpu", dtype=torch.float64)
-    starts = schedule[:-1].to(device="cpu", dtype=torch.float64)  # the last sigma ends the schedule
+    current = sigmas.flatten()[0].cpu().double()  # MPS has no float64, so convert on the CPU
+    starts = schedule[:-1].cpu().double()  # the last sigma ends the schedule
     matches = torch.nonzero(torch.isclose(starts, current, rtol=SIGMA_RELATIVE_TOLERANCE, atol=0.0)).flatten()
     return int(matches[0]) if len(matches) else None
 

@@ -66,6 +66,21 @@ if [[ "$TEST_OLDEST_MFLUX" == 1 || ("$TEST_OLDEST_MFLUX" == auto && "$#" -eq 0) 
     log "mflux $MFLUX_OLDEST_VERSION run: status $oldest_status, $((SECONDS - started)) s"
 fi
 
+# tests/native imports one ComfyUI in-process (COMFYUI_DIR, the newest release), while the server
+# tests run against every release. Without arguments, as in CI, tests/native also runs in-process
+# against each older release.
+older_status=0
+if [[ "$#" -eq 0 ]]; then
+    for older_dir in "${COMFYUI_DIR_LIST[@]:1}"; do
+        banner "pytest tests/native against $older_dir"
+        run_pytest COMFYUI_DIR="$older_dir" "$VENV_PYTHON" -m pytest tests/native
+        if [[ "$PYTEST_STATUS" -ne 0 ]]; then
+            older_status="$PYTEST_STATUS"
+            echo "error: tests/native failed against $older_dir (status $older_status)" >&2
+        fi
+    done
+fi
+
 banner "pytest $*"
 run_pytest "$VENV_PYTHON" -m pytest "$@"
 main_status="$PYTEST_STATUS"
@@ -73,5 +88,9 @@ main_status="$PYTEST_STATUS"
 if [[ "$oldest_status" -ne 0 ]]; then
     echo "error: the capture tests failed against mflux $MFLUX_OLDEST_VERSION (status $oldest_status); see above" >&2
     exit "$oldest_status"
+fi
+if [[ "$older_status" -ne 0 ]]; then
+    echo "error: tests/native failed against an older ComfyUI release (status $older_status); see above" >&2
+    exit "$older_status"
 fi
 exit "$main_status"

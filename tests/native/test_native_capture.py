@@ -245,3 +245,23 @@ def test_heun_evaluations_averaged(tiny_flux, tiny_clip):
 
     assert torch.equal(out["samples"], _ksampler(tiny_flux, tiny_clip, latent, sampler="heun"))
     assert np.isfinite(np.array(heatmap.layer_step_scores)).all()
+
+
+@pytest.mark.parametrize("weight_dtype", [torch.bfloat16, torch.float8_e4m3fn], ids=["bf16", "fp8"])
+def test_low_precision_weights(tiny_models, tiny_clip, weight_dtype):
+    # GPUs run FLUX in bf16, or with fp8 weights cast per layer; the capture must follow either.
+    import comfy.sd
+
+    state_dict = tiny_models.tiny_flux_state_dict(seed=0)
+    model = comfy.sd.load_diffusion_model_state_dict(dict(state_dict), model_options={"dtype": weight_dtype})
+    reference = tiny_models.load_tiny_flux(seed=0)
+    latent = {"samples": torch.zeros(1, 16, 8, 8)}
+    assert model.model.diffusion_model.double_blocks[0].txt_attn.qkv.weight.dtype == weight_dtype
+
+    out, heatmap = _sample_node(model, tiny_clip, latent)
+    _, full_precision = _sample_node(reference, tiny_clip, latent)
+
+    assert torch.equal(out["samples"], _ksampler(model, tiny_clip, latent))
+    low, full = np.array(heatmap.layer_step_scores), np.array(full_precision.layer_step_scores)
+    assert np.isfinite(low).all()
+    assert np.corrcoef(low.ravel(), full.ravel())[0, 1] > 0.9
