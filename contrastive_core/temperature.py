@@ -24,11 +24,14 @@ def temperature_softmax(maps: mx.array, temperature: float) -> mx.array:
     maps = maps.astype(mx.float32)
     check_finite(maps, "temperature softmax input")
 
-    peak = mx.max(mx.abs(maps), axis=1, keepdims=True)  # [B, 1], max over patches
-    z = mx.where(peak > 0, maps / mx.where(peak > 0, peak, 1.0), maps)  # [B, P] in [-1, 1]
-    z_max = mx.max(z, axis=1, keepdims=True)  # [B, 1]
-    spread = z_max - mx.min(z, axis=1, keepdims=True)  # [B, 1]
-    constant = spread <= CONSTANT_RELATIVE_TOLERANCE * mx.max(mx.abs(z), axis=1, keepdims=True)
+    # Only per-row reductions and one chain of element-wise operations touch the [B, P] values, so a
+    # full-resolution map needs one extra map-sized buffer (MLX reuses it along the chain).
+    row_max = mx.max(maps, axis=1, keepdims=True)  # [B, 1]
+    row_min = mx.min(maps, axis=1, keepdims=True)
+    peak = mx.maximum(row_max, -row_min)  # [B, 1], the largest magnitude
+    safe_peak = mx.where(peak > 0, peak, 1.0)
+    spread = (row_max - row_min) / safe_peak  # max z - min z, for z = maps / peak in [-1, 1]
+    constant = spread <= CONSTANT_RELATIVE_TOLERANCE * (peak / safe_peak)
 
     constant_count = int(mx.sum(constant).item())
     if constant_count:
@@ -37,5 +40,8 @@ def temperature_softmax(maps: mx.array, temperature: float) -> mx.array:
             constant_count,
             maps.shape[0],
         )
-    heat = mx.exp((z - z_max) / temperature)  # [B, P], softmax over patches divided by its max
-    return mx.where(constant, 0.0, heat)
+    # z - max z for z = maps / peak: the maximum goes through the same division as its row, so it
+    # maps to exp(0) = 1 exactly. Dividing (rather than multiplying by 1 / peak) cannot overflow for
+    # tiny peaks. An infinite offset turns a constant row into zeros.
+    offset = mx.where(constant, mx.inf, row_max / safe_peak)
+    return mx.exp((maps / safe_peak - offset) / temperature)

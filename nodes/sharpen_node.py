@@ -187,9 +187,13 @@ def _sharpen_masks(mask: object, exponent: float, temperature: float):
     if exponent != 1.0:
         sharpened = []
         for index in range(batch):
-            sharpened.append(sharpen_spatial(maps[index], exponent))
+            item = maps.reshape(height, width) if batch == 1 else maps[index]
+            sharpened.append(sharpen_spatial(item, exponent))
+            del item
             mx.eval(sharpened[-1])
-        maps = mx.stack(sharpened)
+        # A batch of 1 is only reshaped, because stacking would copy the full-resolution map.
+        maps = sharpened[0][None] if batch == 1 else mx.stack(sharpened)
+        del sharpened
     heat = temperature_softmax(maps.reshape(batch, height * width), temperature)  # [B, H*W]
     return heat.reshape(batch, height, width)
 

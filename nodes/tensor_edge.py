@@ -31,9 +31,13 @@ def torch_to_mlx(tensor: torch.Tensor) -> mx.array:
 
 
 def mlx_to_torch(array: mx.array) -> torch.Tensor:
-    """Copy an MLX array into a tensor on ComfyUI's intermediate device and dtype."""
+    """Return an MLX array as a tensor on ComfyUI's intermediate device and dtype.
+
+    On the CPU in float32 the tensor shares the MLX buffer: NumPy's view of it keeps the MLX array
+    alive, so nothing is copied. Another device or dtype costs one copy.
+    """
     device, dtype = _output_device_and_dtype()
-    values = np.array(array if array.dtype == mx.float32 else array.astype(mx.float32))  # one copy
+    values = np.asarray(array if array.dtype == mx.float32 else array.astype(mx.float32))  # a view, strides kept
     return torch.from_numpy(values).to(device=device, dtype=dtype)
 
 

@@ -30,6 +30,20 @@ def test_mlx_to_torch_outside_comfyui_is_cpu_float32(monkeypatch):
     assert tensor.tolist() == [0.5, 1.0]
 
 
+def test_mlx_to_torch_keeps_views_right(monkeypatch):
+    monkeypatch.delitem(tensor_edge.sys.modules, "comfy.model_management", raising=False)
+    values = mx.arange(24, dtype=mx.float32).reshape(2, 3, 4)
+    expected = torch.arange(24, dtype=torch.float32).reshape(2, 3, 4)
+
+    sliced = tensor_edge.mlx_to_torch(values[1:2])
+    transposed = tensor_edge.mlx_to_torch(mx.transpose(values, (0, 2, 1)))
+    del values  # the tensors keep the MLX buffer alive
+
+    assert torch.equal(sliced, expected[1:2])
+    assert torch.equal(transposed, expected.permute(0, 2, 1))
+    assert torch.equal(sliced * 2, expected[1:2] * 2)
+
+
 def test_mlx_to_torch_uses_loaded_comfyui_settings(monkeypatch):
     fake_model_management = types.SimpleNamespace(
         intermediate_device=lambda: torch.device("cpu"),
