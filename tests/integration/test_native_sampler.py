@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,20 @@ def test_bad_input_reports_error(comfy_server: ComfyClient, tiny_model_files: Pa
     assert not result.succeeded
     assert message in str(result.error)
     assert comfy_server.run(workflow(seed=6), timeout=RUN_TIMEOUT).succeeded  # the next prompt still runs
+
+
+def test_interrupt_stops_sampling(comfy_server: ComfyClient, tiny_model_files: Path) -> None:
+    assert comfy_server.run(workflow(seed=7), timeout=RUN_TIMEOUT).succeeded  # models loaded
+    long_run = workflow(seed=8, steps=2000)  # about a minute on a 2-core CPU
+
+    prompt_id = comfy_server.queue(long_run)
+    time.sleep(3.0)
+    started = time.monotonic()
+    comfy_server.interrupt()
+    result = comfy_server.wait(prompt_id, timeout=RUN_TIMEOUT)
+    stopped_after = time.monotonic() - started
+
+    assert not result.succeeded
+    assert result.interruption is not None
+    assert stopped_after < 20.0
+    assert comfy_server.run(workflow(seed=9), timeout=RUN_TIMEOUT).succeeded

@@ -265,3 +265,26 @@ def test_low_precision_weights(tiny_models, tiny_clip, weight_dtype):
     low, full = np.array(heatmap.layer_step_scores), np.array(full_precision.layer_step_scores)
     assert np.isfinite(low).all()
     assert np.corrcoef(low.ravel(), full.ravel())[0, 1] > 0.9
+
+
+def test_kontext_reference_tokens_left_out(tiny_flux, tiny_clip):
+    # Kontext appends the reference image's tokens after the generated image's; only the latter are scored.
+    reference = torch.randn(1, 16, 12, 8, generator=torch.Generator().manual_seed(4))
+    positive = [[cond, {**extra, "reference_latents": [reference]}] for cond, extra in _conditioning(tiny_clip, "a dragon over a lake")]
+    latent = {"samples": torch.zeros(1, 16, 8, 12)}
+
+    out, heatmap = _sample_node(tiny_flux, tiny_clip, latent, positive=positive)
+    _, without_reference = _sample_node(tiny_flux, tiny_clip, latent)
+
+    import comfy.sample
+
+    noise = comfy.sample.prepare_noise(latent["samples"], 11)
+    expected = comfy.sample.sample(
+        tiny_flux, noise, 3, 1.0, "euler", "simple", positive, _conditioning(tiny_clip, ""), latent["samples"], seed=11, disable_pbar=True
+    )
+    assert torch.equal(out["samples"], expected)
+    assert (heatmap.grid_height, heatmap.grid_width) == (4, 6)
+    assert heatmap.layer_step_scores.shape == (2 * 3, 3, 24)
+    scores, plain_scores = np.array(heatmap.layer_step_scores), np.array(without_reference.layer_step_scores)
+    assert np.isfinite(scores).all()
+    assert not np.allclose(scores, plain_scores)  # the reference image changes what the image attends to
