@@ -2,8 +2,8 @@
 
 Three hooks are installed on a clone of the MODEL, so the user's MODEL is never changed:
 
-- a diffusion-model wrapper that decides, per model call, whether this call is captured: only a
-  step of the schedule that was selected, and only the rows of the first conditional chunk
+- a diffusion-model wrapper that decides, per model call, whether the call is captured. Only calls
+  at a selected step of the schedule are, and only the rows of the first conditional chunk
   (``cond_or_uncond``), so the unconditional half of a CFG batch is never scored;
 - a ``("dit", "double_block", i)`` replacement for blocks 0 to the last selected one, which runs the
   original block unchanged and then the concept stream beside it;
@@ -29,7 +29,7 @@ SIGMA_RELATIVE_TOLERANCE = 1e-4
 
 @dataclass
 class _CallState:
-    """What one captured model call carries from block to block."""
+    """State of one captured model call, passed from block to block."""
 
     step: int
     rows: slice
@@ -165,8 +165,8 @@ class ConceptCapture:
         call.grabbed = {}
         if "key" not in grabbed or "attention" not in grabbed:
             raise RuntimeError(
-                f"double block {index} ran without the attention hooks firing; this ComfyUI release "
-                "changed FLUX's block, so the native capture cannot read it."
+                f"double block {index} ran without the attention hooks firing: this ComfyUI release "
+                "changed FLUX's block, so the native capture cannot read it. Report the ComfyUI version."
             )
         with torch.no_grad():
             call.concepts, concept_attention = concept_block(

@@ -34,7 +34,7 @@ def _encode_one(clip, concept: str, width: int) -> torch.Tensor:
     tokens = clip.tokenize(concept, return_word_ids=True)
     if T5_KEY not in tokens:
         raise ValueError(
-            f"clip has no T5 text encoder (it tokenizes for: {', '.join(sorted(tokens))}); connect FLUX's text "
+            f"clip has no T5 text encoder (it tokenizes for: {', '.join(sorted(tokens))}). Connect FLUX's text "
             "encoders, e.g. DualCLIPLoader with type flux, or the CLIP output of a FLUX checkpoint."
         )
     t5_tokens = _word_tokens(tokens[T5_KEY], concept)
@@ -58,8 +58,8 @@ def _encode_one(clip, concept: str, width: int) -> torch.Tensor:
 def encode_concepts(clip, concepts: tuple[str, ...], width: int) -> EncodedConcepts:
     """Encode each concept on its own, without padding, and concatenate their real tokens.
 
-    Each concept sees only its own tokens and the end token, as in the mflux backend, so a
-    concept's embedding does not depend on the other concepts or on a padding length.
+    Each concept is encoded from only its own tokens and the end token, as in the mflux backend, so
+    a concept's embedding does not depend on the other concepts or on a padding length.
     """
     if clip is None:
         raise ValueError("clip is missing: connect the FLUX text encoders (the same CLIP as the prompt's).")

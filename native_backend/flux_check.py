@@ -1,4 +1,4 @@
-"""Which ComfyUI MODELs the native capture supports, with errors that say what to connect."""
+"""The check of which ComfyUI MODELs the native capture supports, with errors that name what to connect."""
 
 SUPPORTED = "FLUX.1 models (dev, schnell, Kontext, Fill, and fine-tunes or LoRAs of them)"
 
@@ -11,8 +11,8 @@ def flux_transformer(model: object, input_name: str = "model"):
     """Return the FLUX.1 transformer (``comfy.ldm.flux.model.Flux``) inside a ComfyUI MODEL.
 
     FLUX.2 shares the transformer class but modulates every block from one global vector and uses
-    another text encoder, and Chroma, LongCat-Image and other relatives change the blocks or the
-    positions; all of them are rejected here rather than hooked with the wrong assumptions.
+    another text encoder. Chroma, LongCat-Image and other relatives change the blocks or the
+    positions. All of them are rejected here rather than hooked with the wrong assumptions.
     """
     import comfy.ldm.flux.model
     import comfy.model_base
@@ -27,11 +27,11 @@ def flux_transformer(model: object, input_name: str = "model"):
     found = f"{type(base_model).__name__} ({type(transformer).__module__}.{type(transformer).__name__})"
     if type(base_model) is not comfy.model_base.Flux or type(transformer) is not comfy.ldm.flux.model.Flux:
         raise UnsupportedModelError(
-            f"{input_name} is a {found} model; the native capture supports {SUPPORTED}. For other "
+            f"{input_name} is a {found} model, but the native capture supports {SUPPORTED}. For other "
             "models there is no concept stream to hook."
         )
     if getattr(transformer.params, "global_modulation", False):
-        raise UnsupportedModelError(f"{input_name} is a FLUX.2 model; the native capture supports {SUPPORTED}.")
+        raise UnsupportedModelError(f"{input_name} is a FLUX.2 model, but the native capture supports {SUPPORTED}.")
     if len(transformer.double_blocks) < 1:
         raise UnsupportedModelError(f"{input_name} has no double (joint) blocks, so there is no attention to capture.")
     return transformer
