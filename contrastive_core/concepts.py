@@ -1,8 +1,11 @@
 """Concept lists and the layout of their tokens in the concept stream."""
 
+import logging
 from dataclasses import dataclass
 
 import mlx.core as mx
+
+logger = logging.getLogger(__name__)
 
 
 def parse_concept_list(text: str, input_name: str) -> tuple[str, ...]:
@@ -29,6 +32,8 @@ def order_concepts(
         raise ValueError("anti_concept is empty: enter at least one, e.g. 'background'.")
     anti = tuple(validate_concept(name, "anti_concept") for name in anti_concepts)
     extras = tuple(validate_concept(name, "extra_concepts") for name in extra_concepts)
+    if target.lower() in (name.lower() for name in anti):
+        logger.warning("concept %r is also an anti-concept, so its contrast map is all zeros.", target)
     return (target, *anti, *extras), 0, tuple(range(1, 1 + len(anti)))
 
 

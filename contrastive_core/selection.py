@@ -16,17 +16,23 @@ def parse_index_selection(text: str, count: int, input_name: str, items: str) ->
     if count < 1:
         raise ValueError(f"{input_name}: there are no {items} to select from.")
     valid = f"{input_name} must be within 0-{count - 1} (there are {count} {items}, counted from 0)"
+    examples = _examples(count)
     parts = [part.strip().lower() for part in str(text).split(",") if part.strip()]
     if not parts:
-        raise ValueError(f"{input_name} is empty: use e.g. 'all', 'last 4', '0-{count - 1}' or '0,2'.")
+        raise ValueError(f"{input_name} is empty: use e.g. {examples}.")
 
     selected: set[int] = set()
     for part in parts:
-        selected.update(_parse_part(part, count, input_name, items, valid))
+        selected.update(_parse_part(part, count, input_name, items, valid, examples))
     return tuple(sorted(selected))
 
 
-def _parse_part(part: str, count: int, input_name: str, items: str, valid: str) -> range:
+def _examples(count: int) -> str:
+    """Return example selections that are valid for ``count`` items."""
+    return f"'all', 'last {min(4, count)}', '0-{count - 1}' or '{count - 1}'"
+
+
+def _parse_part(part: str, count: int, input_name: str, items: str, valid: str, examples: str) -> range:
     if part == "all":
         return range(count)
 
@@ -41,7 +47,7 @@ def _parse_part(part: str, count: int, input_name: str, items: str, valid: str) 
     elif part.isdigit():
         first = final = int(part)
     else:
-        raise ValueError(f"{input_name} {part!r} is not understood: use e.g. 'all', 'last 4', '0-{count - 1}' or '0,2'.")
+        raise ValueError(f"{input_name} {part!r} is not understood: use e.g. {examples}.")
 
     if first > final:
         raise ValueError(f"{input_name} range {part!r} runs backwards: write the smaller index first.")

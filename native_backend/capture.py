@@ -3,8 +3,9 @@
 Three hooks are installed on a clone of the MODEL, so the user's MODEL is never changed:
 
 - a diffusion-model wrapper that decides, per model call, whether the call is captured. Only calls
-  at a selected step of the schedule are, and only the rows of the first conditional chunk
-  (``cond_or_uncond``), so the unconditional half of a CFG batch is never scored;
+  whose sigma lies in a selected step's interval of the schedule are, and only the rows of the
+  first conditional chunk (``cond_or_uncond``), so the unconditional half of a CFG batch is never
+  scored. Several calls in one step (heun, dpm_2) are averaged;
 - a ``("dit", "double_block", i)`` replacement for blocks 0 to the last selected one, which runs the
   original block unchanged and then the concept stream beside it;
 - ``attn1_patch`` and ``attn1_output_patch``, which hand over the block's own image keys, values and
@@ -24,7 +25,7 @@ from .concept_text import EncodedConcepts
 
 WRAPPER_KEY = "contrastive_concept_attention"
 CONDITIONAL = 0  # the value that marks a conditional chunk in transformer_options["cond_or_uncond"]
-SIGMA_RELATIVE_TOLERANCE = 1e-4
+SIGMA_RELATIVE_TOLERANCE = 1e-6  # rounding of a sigma at the top of its interval
 
 
 @dataclass
@@ -43,14 +44,22 @@ class _CallState:
 
 
 def step_of(transformer_options: dict) -> int | None:
-    """Return the index of the current sigma in the schedule, or None for an in-between evaluation."""
+    """Return the step whose sigma interval (next sigma, sigma] contains the current sigma, else None.
+
+    Most samplers evaluate the model at each step's own sigma. Others evaluate in between (dpm_2's
+    midpoints, dpm_fast's own sigmas) or start slightly below the first sigma (ComfyUI moves it by
+    about 1e-4 for SDE samplers on flow models), and those evaluations count toward the step whose
+    interval contains them.
+    """
     sigmas = transformer_options.get("sigmas")
     schedule = transformer_options.get("sample_sigmas")
-    if sigmas is None or schedule is None:
+    if sigmas is None or schedule is None or len(schedule) < 2:
         return None
     current = sigmas.flatten()[0].cpu().double()  # MPS has no float64, so convert on the CPU
-    starts = schedule[:-1].cpu().double()  # the last sigma ends the schedule
-    matches = torch.nonzero(torch.isclose(starts, current, rtol=SIGMA_RELATIVE_TOLERANCE, atol=0.0)).flatten()
+    schedule = schedule.cpu().double()
+    starts, ends = schedule[:-1], schedule[1:]
+    inside = (current <= starts * (1 + SIGMA_RELATIVE_TOLERANCE)) & (current > ends)
+    matches = torch.nonzero(inside).flatten()
     return int(matches[0]) if len(matches) else None
 
 
@@ -218,7 +227,7 @@ class ConceptCapture:
         if missing_steps:
             raise RuntimeError(
                 f"no scores were captured at steps {missing_steps}: the sampler never evaluated the "
-                "model there for the conditional prompt at the scheduled sigma. Choose other "
+                "model for the conditional prompt within those steps' sigma intervals. Choose other "
                 "steps_to_average, or a sampler such as euler."
             )
         stacked = [self._sums[pair] / self._counts[pair] for pair in pairs]

@@ -1,10 +1,16 @@
 """Concept text encoded with the workflow's own FLUX text encoder (the CLIP input), real tokens only."""
 
+import logging
 from dataclasses import dataclass
 
 import torch
 
+logger = logging.getLogger(__name__)
+
 T5_KEY = "t5xxl"
+T5_TOKEN_LIMIT = 512  # FLUX.1 dev's T5 sequence length; a concept and its end token must fit
+# Ids in the T5 vocabulary of FLUX.1: the unknown token and the bare word-start piece.
+T5_UNKNOWN_IDS = (2, 3)
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,17 @@ def _word_tokens(batches: list, concept: str) -> list:
     real = [token for token in tokens if token[2] > 0]  # word id 0 marks the end token and padding
     if not real:
         raise ValueError(f"concept {concept!r} has no text tokens: enter a word or short phrase, e.g. 'dragon'.")
+    if len(real) + 1 > T5_TOKEN_LIMIT:
+        raise ValueError(
+            f"concept {concept[:40]!r}... is {len(real)} T5 tokens long, over the limit of {T5_TOKEN_LIMIT - 1}: "
+            "keep each concept to a word or a short phrase."
+        )
+    if all(token[0] in T5_UNKNOWN_IDS for token in real):
+        logger.warning(
+            "concept %r is only T5's unknown token, so its scores do not depend on its text: "
+            "T5 reads English and a few European languages.",
+            concept,
+        )
     end = tokens[len(real)]
     if end[2] != 0 or any(token[2] == 0 for token in tokens[: len(real)]):
         raise RuntimeError(f"unexpected T5 token layout for concept {concept!r}: real tokens are not followed by the end token.")

@@ -3,10 +3,6 @@
 SUPPORTED = "FLUX.1 models (dev, schnell, Kontext, Fill, and fine-tunes or LoRAs of them)"
 
 
-class UnsupportedModelError(ValueError):
-    """Raised for a MODEL whose transformer the native capture cannot hook."""
-
-
 def flux_transformer(model: object, input_name: str = "model"):
     """Return the FLUX.1 transformer (``comfy.ldm.flux.model.Flux``) inside a ComfyUI MODEL.
 
@@ -20,18 +16,18 @@ def flux_transformer(model: object, input_name: str = "model"):
     base_model = getattr(model, "model", None)
     transformer = getattr(base_model, "diffusion_model", None)
     if base_model is None or transformer is None:
-        raise UnsupportedModelError(
+        raise ValueError(
             f"{input_name} is a {type(model).__name__}, not a ComfyUI MODEL: connect the MODEL output "
             "of Load Diffusion Model (UNETLoader), Load Checkpoint or a LoRA loader."
         )
     found = f"{type(base_model).__name__} ({type(transformer).__module__}.{type(transformer).__name__})"
     if type(base_model) is not comfy.model_base.Flux or type(transformer) is not comfy.ldm.flux.model.Flux:
-        raise UnsupportedModelError(
-            f"{input_name} is a {found} model, but the native capture supports {SUPPORTED}. For other "
+        raise ValueError(
+            f"{input_name} is not a FLUX.1 model but {found}, and the native capture supports {SUPPORTED}. For other "
             "models there is no concept stream to hook."
         )
     if getattr(transformer.params, "global_modulation", False):
-        raise UnsupportedModelError(f"{input_name} is a FLUX.2 model, but the native capture supports {SUPPORTED}.")
+        raise ValueError(f"{input_name} is a FLUX.2 model, but the native capture supports {SUPPORTED}.")
     if len(transformer.double_blocks) < 1:
-        raise UnsupportedModelError(f"{input_name} has no double (joint) blocks, so there is no attention to capture.")
+        raise ValueError(f"{input_name} has no double (joint) blocks, so there is no attention to capture.")
     return transformer

@@ -7,6 +7,6 @@ def check_one_source(node_name: str, mask: object, heatmap: object) -> None:
         raise ValueError(f"{node_name}: connect either mask or heatmap, not both.")
     if mask is None and heatmap is None:
         raise ValueError(
-            f"{node_name}: mask and heatmap are both missing, so connect one of them. The heatmap "
-            "output of a Spectral Sharpen that was given a mask is empty too."
+            f"{node_name}: mask and heatmap are both missing, so connect one of them. (A heatmap "
+            "taken from a Spectral Sharpen that was itself given a mask counts as missing.)"
         )

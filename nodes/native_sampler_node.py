@@ -29,7 +29,11 @@ def _inputs() -> list[io.Input]:
         io.Combo.Input("sampler_name", options=samplers, default="euler", tooltip="The sampler, as in KSampler."),
         io.Combo.Input("scheduler", options=schedulers, default="simple", tooltip="The noise schedule, as in KSampler."),
         io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01, tooltip="How much of the latent is replaced by noise, as in KSampler."),
-        io.String.Input("concept", default="dragon", tooltip="The concept to locate; several words are pooled over all their tokens."),
+        io.String.Input(
+            "concept",
+            default="dragon",
+            tooltip="The one concept to locate (a comma is part of the text here); several words are pooled over all their tokens.",
+        ),
         io.String.Input(
             "anti_concept",
             default="background",
@@ -43,12 +47,12 @@ def _inputs() -> list[io.Input]:
         io.String.Input(
             "layers",
             default="last 4",
-            tooltip="Double blocks to read attention from: 'all', 'last 4' (FLUX.1: blocks 15-18), '15-18' or '0,2,4'.",
+            tooltip="Double blocks to read attention from, counted from 0: 'all', 'last 4' (FLUX.1: blocks 15-18), '15-18' or '0,2,4'.",
         ),
         io.String.Input(
             "steps_to_average",
             default="all",
-            tooltip="Sampling steps whose scores are averaged: 'all', 'last 2', '0-3' or '1,3'.",
+            tooltip="Sampling steps whose scores are averaged, counted from 0: 'all', 'last 2', '0-3' or '1,3'.",
         ),
     ]
 
@@ -110,6 +114,10 @@ class ContrastiveConceptSampler(io.ComfyNode):
 
         transformer = flux_transformer(model)
         latent_samples(latent_image)
+        if denoise <= 0:
+            raise ValueError(
+                f"denoise is {denoise}: 0 runs no sampling steps, so there is nothing to capture. Set denoise above 0."
+            )
         concepts, target, anti = order_concepts(
             concept, parse_concept_list(anti_concept, "anti_concept"), parse_concept_list(extra_concepts, "extra_concepts")
         )

@@ -10,7 +10,7 @@ from flux_reference import reference_scores
 from contrastive_attention_pack.contrastive_core.heatmap import ConceptHeatmap
 from contrastive_attention_pack.native_backend.capture import ConceptCapture, step_of
 from contrastive_attention_pack.native_backend.concept_text import EncodedConcepts, encode_concepts
-from contrastive_attention_pack.native_backend.flux_check import UnsupportedModelError, flux_transformer
+from contrastive_attention_pack.native_backend.flux_check import flux_transformer
 from contrastive_attention_pack.nodes.heatmap_mask_node import HeatmapToMask
 from contrastive_attention_pack.nodes.native_sampler_node import ContrastiveConceptSampler
 from contrastive_attention_pack.nodes.overlay_node import HeatmapOverlay
@@ -112,16 +112,25 @@ def test_skips_unscheduled_uncond_calls(tiny_flux, tiny_models):
     capture = ConceptCapture(tiny_flux.model.diffusion_model, concepts, (0,), (1,), (4, 4), 1)
 
     _direct_call(tiny_flux, capture, inputs, chunks=[1])  # unconditional only
-    _direct_call(tiny_flux, capture, inputs, chunks=[0], sigma=0.5)  # between scheduled sigmas
+    _direct_call(tiny_flux, capture, inputs, chunks=[0], sigma=0.8)  # in step 0's interval, not selected
+    _direct_call(tiny_flux, capture, inputs, chunks=[0], sigma=1.5)  # above the schedule
 
     with pytest.raises(RuntimeError, match=r"no scores were captured at steps \[1\]"):
         capture.layer_step_scores()
 
 
 def test_step_of_schedule():
-    assert step_of({"sigmas": torch.tensor([0.3]), "sample_sigmas": SCHEDULE}) == 2
-    assert step_of({"sigmas": torch.tensor([0.0]), "sample_sigmas": SCHEDULE}) is None  # the end, not a step
-    assert step_of({"sigmas": torch.tensor([0.31]), "sample_sigmas": SCHEDULE}) is None
+    def step(sigma: float) -> int | None:
+        return step_of({"sigmas": torch.tensor([sigma]), "sample_sigmas": SCHEDULE})
+
+    assert step(1.0) == 0
+    assert step(0.9999) == 0  # SDE samplers on flow models start just below the first sigma
+    assert step(0.7) == 1  # heun's second evaluation of step 0 counts toward step 1
+    assert step(0.5) == 1  # a midpoint, as dpm_2 evaluates
+    assert step(0.3) == 2
+    assert step(0.01) == 2
+    assert step(0.0) is None  # the end of the schedule, not a step
+    assert step(1.01) is None
     assert step_of({}) is None
 
 
@@ -219,9 +228,9 @@ def test_denoise_keeps_step_count(tiny_flux, tiny_clip):
 def test_non_flux_model_rejected(tiny_models, tiny_clip):
     model = tiny_models.load_tiny_non_flux(seed=0)
 
-    with pytest.raises(UnsupportedModelError, match=r"is a SD3 .*supports FLUX\.1 models"):
+    with pytest.raises(ValueError, match=r"is not a FLUX\.1 model but SD3 .*supports FLUX\.1 models"):
         _sample_node(model, tiny_clip, {"samples": torch.zeros(1, 16, 8, 8)})
-    with pytest.raises(UnsupportedModelError, match="not a ComfyUI MODEL"):
+    with pytest.raises(ValueError, match="not a ComfyUI MODEL"):
         flux_transformer(object())
 
 
@@ -288,3 +297,36 @@ def test_kontext_reference_tokens_left_out(tiny_flux, tiny_clip):
     scores, plain_scores = np.array(heatmap.layer_step_scores), np.array(without_reference.layer_step_scores)
     assert np.isfinite(scores).all()
     assert not np.allclose(scores, plain_scores)  # the reference image changes what the image attends to
+
+
+@pytest.mark.parametrize("sampler", ["dpmpp_2m_sde", "dpm_2"])
+def test_samplers_off_schedule_sigmas(tiny_flux, tiny_clip, sampler):
+    # dpmpp_2m_sde starts just below the first sigma; dpm_2 also evaluates at midpoints.
+    latent = {"samples": torch.zeros(1, 16, 8, 8)}
+
+    out, heatmap = _sample_node(tiny_flux, tiny_clip, latent, sampler_name=sampler, steps=4)
+
+    assert torch.equal(out["samples"], _ksampler(tiny_flux, tiny_clip, latent, steps=4, sampler=sampler))
+    assert heatmap.steps == (0, 1, 2, 3)
+    assert np.isfinite(np.array(heatmap.layer_step_scores)).all()
+
+
+def test_denoise_zero_rejected_before_sampling(tiny_flux, tiny_clip):
+    with pytest.raises(ValueError, match="denoise is 0.0: 0 runs no sampling steps"):
+        _sample_node(tiny_flux, tiny_clip, {"samples": torch.zeros(1, 16, 8, 8)}, denoise=0.0)
+
+
+def test_concept_warnings_and_length(tiny_clip, caplog):
+    with caplog.at_level("WARNING"):
+        encode_concepts(tiny_clip, ("\u9f8d",), width=64)  # a Chinese character T5 cannot read
+    assert "only T5's unknown token" in caplog.text
+
+    with pytest.raises(ValueError, match="T5 tokens long, over the limit of 511"):
+        encode_concepts(tiny_clip, (" ".join(["dragon"] * 600),), width=64)
+
+
+def test_concept_equal_to_anti_warns(tiny_flux, tiny_clip, caplog):
+    with caplog.at_level("WARNING"):
+        _sample_node(tiny_flux, tiny_clip, {"samples": torch.zeros(1, 16, 8, 8)}, steps=1, anti_concept="Dragon")
+
+    assert "concept 'dragon' is also an anti-concept" in caplog.text
