@@ -15,7 +15,11 @@ def _inputs() -> list[io.Input]:
     return [
         MfluxModelType.Input("model", tooltip="A FLUX model from the Load FLUX (mflux) node."),
         io.String.Input("prompt", multiline=True, default="a dragon breathing fire on a mountain", tooltip="What to generate."),
-        io.String.Input("concept", default="dragon", tooltip="The concept to locate; several words are pooled over all their tokens."),
+        io.String.Input(
+            "concept",
+            default="dragon",
+            tooltip="The one concept to locate (a comma is part of the text here); several words are pooled over all their tokens.",
+        ),
         io.String.Input(
             "anti_concept",
             default="background",
@@ -34,12 +38,12 @@ def _inputs() -> list[io.Input]:
         io.String.Input(
             "layers",
             default="last 4",
-            tooltip="Joint blocks to read attention from: 'all', 'last 4' (FLUX.1: blocks 15-18), '15-18' or '0,2,4'.",
+            tooltip="Joint blocks to read attention from, counted from 0: 'all', 'last 4' (FLUX.1: blocks 15-18), '15-18' or '0,2,4'.",
         ),
         io.String.Input(
             "steps_to_average",
             default="all",
-            tooltip="Denoising steps whose scores are averaged: 'all', 'last 2', '0-3' or '1,3'.",
+            tooltip="Denoising steps whose scores are averaged, counted from 0: 'all', 'last 2', '0-3' or '1,3'.",
         ),
         io.Float.Input(
             "temperature",
