@@ -3,11 +3,11 @@
 from comfy_api.latest import io
 
 from ..contrastive_core.options import DEFAULT_TEMPERATURE
+from .capture_inputs import MAX_SEED, concept_inputs, selection_inputs
 from .mlx_runtime import require_module
 from .progress import step_reporter
 from .types import ConceptHeatmapType, MfluxModelType
 
-MAX_SEED = 0xFFFFFFFFFFFFFFFF
 MAX_SIZE = 4096
 
 
@@ -15,36 +15,13 @@ def _inputs() -> list[io.Input]:
     return [
         MfluxModelType.Input("model", tooltip="A FLUX model from the Load FLUX (mflux) node."),
         io.String.Input("prompt", multiline=True, default="a dragon breathing fire on a mountain", tooltip="What to generate."),
-        io.String.Input(
-            "concept",
-            default="dragon",
-            tooltip="The one concept to locate (a comma is part of the text here); several words are pooled over all their tokens.",
-        ),
-        io.String.Input(
-            "anti_concept",
-            default="background",
-            tooltip="What to subtract from the concept's attention. Comma-separated for several; their mean is subtracted.",
-        ),
-        io.String.Input(
-            "extra_concepts",
-            default="",
-            tooltip="Optional comma-separated concepts that join the standard (competition) map's softmax.",
-        ),
+        *concept_inputs(),
         io.Int.Input("seed", default=0, min=0, max=MAX_SEED, control_after_generate=True, tooltip="Noise seed of the generation."),
         io.Int.Input("width", default=1024, min=16, max=MAX_SIZE, step=16, tooltip="Image width in pixels; rounded to a multiple of 16."),
         io.Int.Input("height", default=1024, min=16, max=MAX_SIZE, step=16, tooltip="Image height in pixels; rounded to a multiple of 16."),
         io.Int.Input("steps", default=4, min=1, max=100, tooltip="Denoising steps: about 4 for schnell, 20 or more for dev."),
         io.Float.Input("guidance", default=3.5, min=0.0, max=30.0, step=0.1, tooltip="Guidance strength; used by dev, ignored by schnell."),
-        io.String.Input(
-            "layers",
-            default="last 4",
-            tooltip="Joint blocks to read attention from, counted from 0: 'all', 'last 4' (FLUX.1: blocks 15-18), '15-18' or '0,2,4'.",
-        ),
-        io.String.Input(
-            "steps_to_average",
-            default="all",
-            tooltip="Denoising steps whose scores are averaged, counted from 0: 'all', 'last 2', '0-3' or '1,3'.",
-        ),
+        *selection_inputs("Joint blocks", "Denoising steps"),
         io.Float.Input(
             "temperature",
             default=DEFAULT_TEMPERATURE,

@@ -2,11 +2,11 @@
 
 from comfy_api.latest import io
 
+from .capture_inputs import MAX_SEED, concept_inputs, selection_inputs
 from .mlx_runtime import require_module
 from .types import ConceptHeatmapType
 
 NODE_NAME = "Contrastive Concept Sampler (FLUX)"
-MAX_SEED = 0xFFFFFFFFFFFFFFFF
 
 
 def _sampler_choices() -> tuple[list[str], list[str]]:
@@ -29,31 +29,8 @@ def _inputs() -> list[io.Input]:
         io.Combo.Input("sampler_name", options=samplers, default="euler", tooltip="The sampler, as in KSampler."),
         io.Combo.Input("scheduler", options=schedulers, default="simple", tooltip="The noise schedule, as in KSampler."),
         io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01, tooltip="How much of the latent is replaced by noise, as in KSampler."),
-        io.String.Input(
-            "concept",
-            default="dragon",
-            tooltip="The one concept to locate (a comma is part of the text here); several words are pooled over all their tokens.",
-        ),
-        io.String.Input(
-            "anti_concept",
-            default="background",
-            tooltip="What to subtract from the concept's attention. Comma-separated for several; their mean is subtracted.",
-        ),
-        io.String.Input(
-            "extra_concepts",
-            default="",
-            tooltip="Optional comma-separated concepts that join the standard (competition) map's softmax.",
-        ),
-        io.String.Input(
-            "layers",
-            default="last 4",
-            tooltip="Double blocks to read attention from, counted from 0: 'all', 'last 4' (FLUX.1: blocks 15-18), '15-18' or '0,2,4'.",
-        ),
-        io.String.Input(
-            "steps_to_average",
-            default="all",
-            tooltip="Sampling steps whose scores are averaged, counted from 0: 'all', 'last 2', '0-3' or '1,3'.",
-        ),
+        *concept_inputs(),
+        *selection_inputs("Double blocks", "Sampling steps"),
     ]
 
 
