@@ -110,7 +110,7 @@ def render_competition(heatmap: ConceptHeatmap) -> mx.array:
 def heatmap_items(value: object, input_name: str = "heatmap") -> tuple[ConceptHeatmap, ...]:
     """Return the heatmaps of a CONCEPT_HEATMAP value: one ConceptHeatmap, or a batch (a tuple of them).
 
-    A batch holds one heatmap per image of a generated batch; all share the image size.
+    A batch contains one heatmap per image of a generated batch; all share the image size.
     """
     items = value if isinstance(value, (tuple, list)) else (value,)
     if not items or not all(isinstance(item, ConceptHeatmap) for item in items):

@@ -47,8 +47,8 @@ pytest_pycollect_makemodule = _node_test_setup.pytest_pycollect_makemodule
 if COMFYUI_DIR is not None:
     import comfy.cli_args
 
-    # comfy.model_management picks its device when first imported and asks CUDA unless told
-    # otherwise, which raises on CPU-only torch.
+    # comfy.model_management picks its device when first imported. Unless the CPU is chosen first,
+    # it asks CUDA, which raises on CPU-only torch.
     comfy.cli_args.args.cpu = True
 
 

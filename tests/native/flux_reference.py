@@ -1,7 +1,7 @@
 """An independent float64 computation of FLUX.1's double blocks with a concept stream, from a state dict.
 
 Written from the FLUX.1 architecture (Black Forest Labs) and ConceptAttention's definition of
-concept scores, with plain tensor operations only: no ComfyUI module and no code of this pack is
+concept scores, with plain tensor operations only. No ComfyUI module and no code of this pack is
 used, so agreement with the capture checks both the hooks and the concept-stream arithmetic.
 """
 

@@ -140,7 +140,8 @@ def test_concepts_keep_real_tokens(tiny_clip):
     real = sum(1 for token in tokens if token[2] > 0)
 
     assert encoded.spans[0] == (0, real)
-    assert encoded.spans[1][0] == real and encoded.spans[1][1] > real
+    assert encoded.spans[1][0] == real
+    assert encoded.spans[1][1] > real
     assert encoded.embeddings.shape == (1, encoded.spans[1][1], 64)
     # Each concept is encoded alone: the first concept's rows do not change with the second concept.
     alone = encode_concepts(tiny_clip, ("a red dragon",), width=64)
@@ -197,7 +198,8 @@ def test_node_latent_identical_per_image(tiny_flux, tiny_clip, cfg):
         assert (item.image_height, item.image_width) == (64, 96)
         assert item.layer_step_scores.shape == (2 * 3, 3, 24)  # 2 layers x 3 steps
     first, second = (np.array(item.layer_step_scores) for item in heatmap)
-    assert np.isfinite(first).all() and not np.allclose(first, second)  # two noises, two heatmaps
+    assert np.isfinite(first).all()
+    assert not np.allclose(first, second)  # two noises, two heatmaps
 
 
 def test_heatmap_batch_renders(tiny_flux, tiny_clip):
@@ -212,7 +214,9 @@ def test_heatmap_batch_renders(tiny_flux, tiny_clip):
     assert overlay.shape == (2, 64, 96, 3)
     assert not torch.equal(mask[0], mask[1])
     for values in (mask, sharpened, overlay):
-        assert torch.isfinite(values).all() and values.min() >= 0 and values.max() <= 1
+        assert torch.isfinite(values).all()
+        assert values.min() >= 0
+        assert values.max() <= 1
 
 
 def test_denoise_keeps_step_count(tiny_flux, tiny_clip):
